@@ -1,0 +1,189 @@
+"""The member register (党员信息) and each member's status history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from dangjian.core import crypto
+from dangjian.core.scoping import RestrictedQuerySet
+from dangjian.members.choices import (
+    ETHNICITY_CHOICES,
+    HAN,
+    Degree,
+    DuesCategory,
+    Education,
+    Gender,
+    MemberStatus,
+    Occupation,
+)
+
+
+class MemberQuerySet(RestrictedQuerySet):
+    def current(self) -> MemberQuerySet:
+        from dangjian.members.choices import CURRENT_STATUSES
+
+        return self.filter(status__in=CURRENT_STATUSES)
+
+    def in_subtree(self, org: models.Model) -> MemberQuerySet:
+        return self.filter(org_path__startswith=org.path)  # type: ignore[attr-defined]
+
+
+class Member(models.Model):
+    """A person in the membership register, counted through their formal organisation relation."""
+
+    # Scoped by a copy of the branch's tree path: one indexed prefix query, and a usable shard key.
+    scope_path_field = "org_path"
+    scope_org_field = "org"
+
+    name = models.CharField(_("name"), max_length=50, db_index=True)
+    gender = models.CharField(_("gender"), max_length=8, choices=Gender.choices)
+    ethnicity = models.CharField(_("ethnicity"), max_length=10, choices=ETHNICITY_CHOICES, default=HAN)
+    birth_date = models.DateField(_("birth date"))
+    id_number_encrypted = models.TextField(_("ID number (encrypted)"), editable=False)
+    id_number_index = models.CharField(_("ID number index"), max_length=64, unique=True, editable=False)
+    id_number_masked = models.CharField(_("ID number"), max_length=24, editable=False)
+    phone_encrypted = models.TextField(_("phone (encrypted)"), blank=True, editable=False)
+    phone_index = models.CharField(_("phone index"), max_length=64, blank=True, db_index=True, editable=False)
+    phone_masked = models.CharField(_("phone"), max_length=20, blank=True, editable=False)
+    education = models.CharField(_("education"), max_length=32, choices=Education.choices)
+    degree = models.CharField(_("degree"), max_length=16, choices=Degree.choices, default=Degree.NONE)
+    occupation = models.CharField(_("occupation"), max_length=32, choices=Occupation.choices)
+    work_unit = models.CharField(_("work unit"), max_length=100, blank=True)
+    position = models.CharField(_("job title"), max_length=50, blank=True)
+    native_place = models.CharField(_("native place"), max_length=50, blank=True)
+    address = models.CharField(_("residence address"), max_length=200, blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    join_date = models.DateField(_("date joined the Party"))
+    full_date = models.DateField(_("date became a full member"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=MemberStatus.choices, db_index=True)
+    org = models.ForeignKey(
+        "orgs.Organization", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="members"
+    )
+    org_path = models.CharField(_("organization path"), max_length=255, db_index=True, editable=False)
+    group = models.ForeignKey(
+        "orgs.Organization",
+        verbose_name=_("party group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="group_members",
+    )
+    dues_category = models.CharField(
+        _("dues category"), max_length=16, choices=DuesCategory.choices, default=DuesCategory.EMPLOYED
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("login account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="member",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("party member")
+        verbose_name_plural = _("party members")
+        ordering = ["org_path", "name", "id"]
+        indexes = [
+            models.Index(fields=["org_path", "status"], name="members_member_path_status"),
+            models.Index(fields=["join_date"], name="members_member_join_date"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(full_date__isnull=True) | models.Q(full_date__gte=models.F("join_date")),
+                name="members_member_full_after_join",
+                violation_error_message=_("The full-membership date cannot be before the joining date."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(join_date__gt=models.F("birth_date")),
+                name="members_member_join_after_birth",
+                violation_error_message=_("The joining date must be after the birth date."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
+        return models.Q(user=user)
+
+    # Personal data: encrypted at rest, masked for display, revealed only through services.reveal_*.
+    def set_id_number(self, value: str) -> None:
+        self.id_number_encrypted = crypto.encrypt(value)
+        self.id_number_index = crypto.blind_index(value, "id_number")
+        self.id_number_masked = crypto.mask_id_number(value)
+
+    def set_phone(self, value: str) -> None:
+        self.phone_encrypted = crypto.encrypt(value) if value else ""
+        self.phone_index = crypto.blind_index(value, "phone") if value else ""
+        self.phone_masked = crypto.mask_phone(value)
+
+    def decrypted_id_number(self) -> str:
+        return crypto.decrypt(self.id_number_encrypted)
+
+    def decrypted_phone(self) -> str:
+        return crypto.decrypt(self.phone_encrypted)
+
+    def age(self, on: dt.date | None = None) -> int:
+        on = on or dt.date.today()
+        return (
+            on.year
+            - self.birth_date.year
+            - ((on.month, on.day) < (self.birth_date.month, self.birth_date.day))
+        )
+
+    def party_standing_years(self, on: dt.date | None = None) -> int | None:
+        """党龄: whole years since becoming a full member (党章 §7: counted from the date of 转正)."""
+        if not self.full_date:
+            return None
+        on = on or dt.date.today()
+        years = (
+            on.year - self.full_date.year - ((on.month, on.day) < (self.full_date.month, self.full_date.day))
+        )
+        return max(years, 0)
+
+
+class MemberStatusChange(models.Model):
+    """One change of a member's status (joined, became full, suspended, left, ...), kept for history."""
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(_("from"), max_length=16, choices=MemberStatus.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=16, choices=MemberStatus.choices)
+    date = models.DateField(_("date"))
+    reason = models.TextField(_("reason"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    scope_path_field = "member__org_path"
+    scope_org_field = "member__org"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status history")
+        ordering = ["-date", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.from_status}→{self.to_status} {self.date}"
+
+    @classmethod
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
+        return models.Q(member__user=user)

@@ -1,0 +1,81 @@
+"""Organisation endpoints: the tree, one organisation, its children and its subtree statistics."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from dangjian.core.api import ScopedViewSet
+from dangjian.orgs import selectors
+from dangjian.orgs.models import Organization
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    parent = serializers.SerializerMethodField()
+    type_display = serializers.CharField(source="get_org_type_display", read_only=True)
+    sector_display = serializers.CharField(source="get_sector_display", read_only=True)
+    has_children = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Organization
+        fields = [
+            "id", "code", "name", "short_name", "org_type", "type_display", "sector", "sector_display",
+            "parent", "depth", "has_children", "founded_on", "address", "latitude", "longitude",
+            "contact_name", "contact_phone", "status",
+        ]  # fmt: skip
+
+    def get_parent(self, obj: Organization) -> int | None:
+        return selectors.parent_id(obj)
+
+    def get_has_children(self, obj: Organization) -> bool:
+        return obj.numchild > 0
+
+
+class OrganizationDetailSerializer(OrganizationSerializer):
+    flags = serializers.SerializerMethodField()
+    committee = serializers.SerializerMethodField()
+
+    class Meta(OrganizationSerializer.Meta):
+        fields = [*OrganizationSerializer.Meta.fields, "flags", "committee"]
+
+    def get_flags(self, obj: Organization) -> list[dict[str, str]]:
+        return [f.as_dict() for f in selectors.org_flags(obj)]
+
+    def get_committee(self, obj: Organization) -> dict | None:
+        return selectors.committee_summary(obj)
+
+
+class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    """Organisations the user may see. ``?parent=`` lists one level; ``?q=`` searches names and codes."""
+
+    queryset = Organization.objects.all()
+    serializer_class = OrganizationSerializer
+    filterset_fields = ["org_type", "sector", "status", "depth"]
+
+    def get_queryset(self):
+        qs = super().get_queryset().order_by("path")
+        q = self.request.query_params.get("q")
+        if q:
+            qs = qs.filter(name__icontains=q) | qs.filter(code__istartswith=q)
+        return qs
+
+    def get_serializer_class(self):
+        return OrganizationDetailSerializer if self.action == "retrieve" else OrganizationSerializer
+
+    @action(detail=True)
+    def children(self, request, pk=None):
+        """The organisation's direct sub-organisations (those the user may see)."""
+        org = self.get_object()
+        qs = self.get_queryset().filter(path__startswith=org.path, depth=org.depth + 1)
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(OrganizationSerializer(page, many=True).data)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True)
+    def stats(self, request, pk=None):
+        """Aggregates over the whole subtree: members by status, gender, age, ethnicity, education,
+        党龄; organisations by type and sector."""
+        org = self.get_object()
+        return Response(selectors.org_stats(org))

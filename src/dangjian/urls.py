@@ -1,0 +1,30 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from dangjian.accounts import api as accounts_api
+from dangjian.core import views as core_views
+from dangjian.members import api as members_api
+from dangjian.orgs import api as orgs_api
+
+router = DefaultRouter(trailing_slash=True)
+router.register("orgs", orgs_api.OrganizationViewSet, basename="org")
+router.register("members", members_api.MemberViewSet, basename="member")
+router.register("role-assignments", accounts_api.RoleAssignmentViewSet, basename="roleassignment")
+
+api_v1 = [
+    path("auth/token/", accounts_api.token_obtain, name="token"),
+    path("me/", accounts_api.me, name="me"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("api/v1/", include((api_v1, "api"))),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("", include("dangjian.web.urls")),
+]
