@@ -7,6 +7,7 @@ The defaults run the embedded demo (SQLite, embedded job queue, local-memory cac
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def env_bool(name: str, default: bool) -> bool:
 
 ENV = (env("ENV", "development") or "development").lower()
 PRODUCTION = ENV == "production"
-TESTING = env_bool("TESTING", False)
+TESTING = env_bool("TESTING", "pytest" in sys.modules)
 
 DATA_DIR = Path(env("DATA_DIR", str(Path.cwd() / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)

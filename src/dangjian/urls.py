@@ -7,6 +7,7 @@ from dangjian.accounts import api as accounts_api
 from dangjian.core import views as core_views
 from dangjian.members import api as members_api
 from dangjian.orgs import api as orgs_api
+from dangjian.web import urls as web_urls
 
 router = DefaultRouter(trailing_slash=True)
 router.register("orgs", orgs_api.OrganizationViewSet, basename="org")
@@ -27,4 +28,5 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("dangjian.web.urls")),
+    *web_urls.extra,
 ]
