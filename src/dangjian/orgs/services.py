@@ -111,7 +111,11 @@ def org_found(
         values = {"org_type": org_type, "code": code, "name": name.strip(), "founded_on": date, **fields}
         candidate = Organization(**values)
         candidate.full_clean(exclude=["path", "depth", "numchild"])
-        org = parent.add_child(**values) if parent is not None else Organization.add_root(**values)
+        org = (
+            Organization.objects.add_child(parent, values)
+            if parent is not None
+            else Organization.objects.add_root(values)
+        )
         _event(
             org,
             OrgEvent.Kind.FOUND,
@@ -280,7 +284,7 @@ def org_move(
     old_parent = org.get_parent()
     with transaction.atomic():
         old_path = org.path
-        org.move(new_parent, pos="last-child")
+        Organization.objects.move(org, new_parent, pos="last-child")
         org.refresh_from_db()
         _repath(old_path, org.path)
         _event(
