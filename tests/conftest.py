@@ -10,7 +10,8 @@ The tree::
 
 Personas: admin_user (system admin), org_manager (组织部 of the city), secretary_a / secretary_b
 (secretaries of branch_a / branch_b), auditor (read-only on the city), member_a (a member of branch_a
-with a login), resident (a resident of district_a), outsider (a login with no role at all).
+with a login), resident (a resident of district_a), outsider (a login with no role at all),
+district_manager (组织部 of district_a only); ``people`` gives them all by name.
 """
 
 from __future__ import annotations
@@ -48,14 +49,21 @@ def _child(
     parent: Organization, org_type: str, code: str, name: str, sector: str = Sector.COMMUNITY
 ) -> Organization:
     return Organization.objects.add_child(
-        parent, dict(org_type=org_type, code=code, name=name, sector=sector, founded_on=dt.date(2000, 7, 1))
+        parent,
+        {
+            "org_type": org_type,
+            "code": code,
+            "name": name,
+            "sector": sector,
+            "founded_on": dt.date(2000, 7, 1),
+        },
     )
 
 
 @pytest.fixture
 def tree(db) -> Tree:
     city = Organization.objects.add_root(
-        dict(org_type=OrgType.COMMITTEE, code="T0001", name="示范市委", sector=Sector.ORGAN)
+        {"org_type": OrgType.COMMITTEE, "code": "T0001", "name": "示范市委", "sector": Sector.ORGAN}
     )
     district_a = _child(city, OrgType.COMMITTEE, "T0002", "东城区委", Sector.ORGAN)
     district_b = _child(city, OrgType.COMMITTEE, "T0003", "西城区委", Sector.ORGAN)
@@ -73,7 +81,8 @@ def tree(db) -> Tree:
 def make_member(org: Organization, *, user: User | None = None, **fields: Any) -> Member:
     """A valid member of ``org`` with a unique ID number; any field can be overridden."""
     n = next(_seq)
-    birth = fields.pop("birth_date", dt.date(1980, 1, 1) + dt.timedelta(days=n * 37))
+    # Wrap within 1965–1984 so that members made late in a long run still joined (2005) at 18 or older.
+    birth = fields.pop("birth_date", dt.date(1965, 1, 1) + dt.timedelta(days=n * 37 % (20 * 365)))
     gender = fields.pop("gender", "male" if n % 2 else "female")
     sequence = n * 2 + (1 if gender == "male" else 0)
     id_number = fields.pop("id_number", make_id_number("110101", birth, sequence))
@@ -154,6 +163,30 @@ def resident(tree) -> User:
 @pytest.fixture
 def outsider(db) -> User:
     return _user("outsider")
+
+
+@pytest.fixture
+def district_manager(tree) -> User:
+    """组织部 of 东城区委 only: manages branch_a's district, not branch_b's."""
+    return _user("quzuzhibu", Role.ORG_MANAGER, tree.district_a)
+
+
+@pytest.fixture
+def people(
+    admin_user, org_manager, district_manager, secretary_a, secretary_b, auditor, member_a, resident, outsider
+) -> dict[str, User]:
+    """Every persona by fixture name, for suites parametrised over personas (tests/test_permissions.py)."""
+    return {
+        "admin_user": admin_user,
+        "org_manager": org_manager,
+        "district_manager": district_manager,
+        "secretary_a": secretary_a,
+        "secretary_b": secretary_b,
+        "auditor": auditor,
+        "member_a": member_a,
+        "resident": resident,
+        "outsider": outsider,
+    }
 
 
 @pytest.fixture

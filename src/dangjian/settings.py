@@ -94,8 +94,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "dangjian.accounts.middleware.IdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After MessageMiddleware: it tells the user why they were logged out.
+    "dangjian.accounts.middleware.IdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "dangjian.core.audit.RequestContextMiddleware",
 ]
@@ -151,12 +152,14 @@ elif REDIS_URL:
         "huey_class": "huey.RedisHuey",
         "name": "dangjian",
         "url": REDIS_URL,
+        "immediate": False,  # djhuey would default to DEBUG, running jobs inside the request
     }
 else:
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "dangjian",
         "filename": str(DATA_DIR / "jobs.sqlite3"),
+        "immediate": False,  # djhuey would default to DEBUG; the embedded consumer runs the jobs
     }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -207,6 +210,7 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_MIMETYPES = {".webmanifest": "application/manifest+json"}
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
@@ -237,6 +241,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status": name each enum, or the schema (and `check --deploy`) warns.
+    "ENUM_NAME_OVERRIDES": {
+        "MemberStatusEnum": "dangjian.members.choices.MemberStatus",
+        "OrgStatusEnum": "dangjian.orgs.models.OrgStatus",
+    },
 }
 
 SECURE_CONTENT_TYPE_NOSNIFF = True

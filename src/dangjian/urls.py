@@ -4,8 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from dangjian.accounts import api as accounts_api
+from dangjian.core import job_views
 from dangjian.core import views as core_views
 from dangjian.members import api as members_api
+from dangjian.members import io_api as members_io_api
 from dangjian.orgs import api as orgs_api
 from dangjian.web import urls as web_urls
 
@@ -19,6 +21,16 @@ api_v1 = [
     path("me/", accounts_api.me, name="me"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # xlsx import/export: before the router, whose members/{pk}/ would otherwise take "import".
+    path("members/import/", members_io_api.MemberImportView.as_view(), name="member-import"),
+    path(
+        "members/import/template/",
+        members_io_api.MemberImportTemplateView.as_view(),
+        name="member-import-template",
+    ),
+    path("members/export/", members_io_api.MemberExportView.as_view(), name="member-export"),
+    path("jobs/<int:pk>/", job_views.JobDetailView.as_view(), name="job-detail"),
+    path("jobs/<int:pk>/file/", job_views.JobFileView.as_view(), name="job-file"),
     path("", include(router.urls)),
 ]
 

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from dangjian.accounts import services
 from dangjian.accounts.models import RoleAssignment, User
 from dangjian.core.api import ScopedViewSet
-from dangjian.core.scoping import APPOINTABLE_ROLES, role_assignments
+from dangjian.core.scoping import APPOINTABLE_ROLES, can, role_assignments
 from dangjian.orgs.models import Organization
 
 
@@ -37,7 +37,9 @@ def token_obtain(request):
     except services.AccountLocked as locked:
         return Response({"error": {"code": "locked", "message": locked.message(), "fields": {}}}, status=423)
     if user is None:
-        raise exceptions.AuthenticationFailed(_("Wrong username or password."))
+        # Built by hand: on a view without authenticators DRF would turn AuthenticationFailed into a 403.
+        body = {"code": "authentication_failed", "message": _("Wrong username or password."), "fields": {}}
+        return Response({"error": body}, status=401, headers={"WWW-Authenticate": "Token"})
     return Response({"token": services.token_issue(user=user).key})
 
 
@@ -105,6 +107,10 @@ class RoleAssignmentViewSet(
     filterset_fields = ["org", "role"]
 
     def create(self, request, *args, **kwargs):
+        if not can(request.user, "manage_roles"):  # refused outright, before any field is looked at
+            raise exceptions.PermissionDenied(
+                _("You can only appoint people within the organisations you manage.")
+            )
         ser = self.get_serializer(data=request.data)
         ser.is_valid(raise_exception=True)
         org = ser.validated_data["org"]

@@ -71,6 +71,15 @@ def token_issue(*, user: User) -> Token:
     return token
 
 
+def password_change(*, user: User, new_password: str) -> User:
+    """Set a new password the user chose (validated by the form against AUTH_PASSWORD_VALIDATORS)."""
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        audit_log(actor=user, action="account.password_changed", obj=user)
+    return user
+
+
 def role_appoint(*, actor: User, user: User, org: Any, role: str) -> RoleAssignment:
     """Appoint ``user`` to ``role`` on ``org``; the actor must manage roles there."""
     if role == Role.ADMIN and not is_system_admin(actor):

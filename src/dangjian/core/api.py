@@ -13,7 +13,7 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from dangjian.core.scoping import ensure_in_scope
+from dangjian.core.scoping import can, ensure_in_scope
 
 _CODES = {
     400: "invalid",
@@ -103,6 +103,9 @@ class ScopedModelViewSet(
         return Response(self.get_serializer(obj).data)
 
     def create(self, request, *args, **kwargs):  # type: ignore[override]
+        # A role that may add nowhere (auditor, member, no role) is refused outright, not told to fix fields.
+        if not can(request.user, "add"):
+            raise exceptions.PermissionDenied(_("You do not have permission to do this here."))
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with transaction.atomic():

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from treebeard.mp_tree import MP_Node
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -39,6 +40,8 @@ class Action(models.TextChoices):
     MANAGE_ROLES = "manage_roles", _("Appoint roles")
     AUDIT = "audit", _("Read the audit log")
 
+
+_PATH_ALPHABET = MP_Node.alphabet  # the characters of materialized paths (treebeard)
 
 # Scope kinds: SUBTREE = the assignment's org and everything below it; SELF = only the rows that belong
 # to the user (``Model.scope_self_q``); ALL = the whole system.
@@ -85,15 +88,46 @@ def is_system_admin(user: Any) -> bool:
     return any(ra.role == Role.ADMIN for ra in role_assignments(user))
 
 
+def path_prefix_upper(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix``, or None (no upper bound).
+
+    Tree paths use treebeard's alphabet (0-9, A-Z), so the bound stays inside it ("0001000Z" →
+    "0001001"); that keeps the comparison right under PostgreSQL's locale collations as well as
+    SQLite's byte order.
+    """
+    chars = list(prefix)
+    while chars:
+        i = _PATH_ALPHABET.find(chars[-1])
+        if i < 0:
+            raise ValueError(f"not a tree path: {prefix!r}")
+        if i + 1 < len(_PATH_ALPHABET):
+            chars[-1] = _PATH_ALPHABET[i + 1]
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def path_prefix_q(field: str, prefix: str) -> Q:
+    """Rows whose tree-path ``field`` starts with ``prefix``, i.e. the subtree below that path.
+
+    Written as a range (``prefix <= field < upper``) rather than ``__startswith``: Django compiles
+    startswith to ``LIKE ... ESCAPE``, which SQLite cannot answer from an index (its LIKE is
+    case-insensitive), while a range uses the plain index on both SQLite and PostgreSQL. Same rows:
+    paths only contain the alphabet's characters.
+    """
+    upper = path_prefix_upper(prefix)
+    q = Q(**{f"{field}__gte": prefix})
+    return q & Q(**{f"{field}__lt": upper}) if upper is not None else q
+
+
 def _subtree_q(model: type[models.Model], path: str) -> Q:
     path_field = getattr(model, "scope_path_field", None)
     if path_field:
-        return Q(**{f"{path_field}__startswith": path})
+        return path_prefix_q(path_field, path)
     field = getattr(model, "scope_org_field", None)
     if field is None:
         raise TypeError(f"{model.__name__} is not scoped: declare scope_org_field")
-    lookup = f"{field}__path__startswith" if field else "path__startswith"
-    return Q(**{lookup: path})
+    return path_prefix_q(f"{field}__path" if field else "path", path)
 
 
 def scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:

@@ -97,7 +97,8 @@ class MemberForm(forms.ModelForm):
                 self.add_error("gender", _("The gender does not match the ID number."))
             data["gender"] = data.get("gender") or info.gender
         for field in ("birth_date", "gender"):
-            if not data.get(field) and field not in self.errors:
+            # Both come from the ID number when left empty: a bad ID number is the one error to report.
+            if not data.get(field) and field not in self.errors and "id_number" not in self.errors:
                 if self.instance.pk and getattr(self.instance, field):
                     data[field] = getattr(self.instance, field)
                 else:

@@ -9,8 +9,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from dangjian.core import crypto
-from dangjian.core.scoping import RestrictedQuerySet
+from dangjian.core.scoping import RestrictedQuerySet, path_prefix_q
 from dangjian.members.choices import (
+    CURRENT_STATUSES,
     ETHNICITY_CHOICES,
     HAN,
     Degree,
@@ -29,7 +30,7 @@ class MemberQuerySet(RestrictedQuerySet):
         return self.filter(status__in=CURRENT_STATUSES)
 
     def in_subtree(self, org: models.Model) -> MemberQuerySet:
-        return self.filter(org_path__startswith=org.path)  # type: ignore[attr-defined]
+        return self.filter(path_prefix_q("org_path", org.path))  # type: ignore[attr-defined]
 
 
 class Member(models.Model):
@@ -95,6 +96,15 @@ class Member(models.Model):
         ordering = ["org_path", "name", "id"]
         indexes = [
             models.Index(fields=["org_path", "status"], name="members_member_path_status"),
+            # The member list of a subtree in its display order: the first page is read straight off it.
+            models.Index(fields=["org_path", "name", "id"], name="members_member_list_order"),
+            # Statistics of a subtree's current members (members.selectors.subtree_member_stats) read
+            # from this index alone; partial, so that plain counts keep using the narrow indexes.
+            models.Index(
+                fields=["org_path", "status", "gender", "ethnicity", "education", "birth_date", "full_date"],
+                condition=models.Q(status__in=CURRENT_STATUSES),
+                name="members_member_current_stats",
+            ),
             models.Index(fields=["join_date"], name="members_member_join_date"),
         ]
         constraints = [

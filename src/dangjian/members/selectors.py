@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
+from dangjian.core.scoping import path_prefix_q
 from dangjian.members.choices import CURRENT_STATUSES, HAN, HIGHER_EDUCATION, MemberStatus
 from dangjian.members.models import Member
 
@@ -41,7 +42,7 @@ def member_filter(
         if str(params.get("descendants", "true")).lower() in ("false", "0", "no"):
             qs = qs.filter(org=org)
         else:
-            qs = qs.filter(org_path__startswith=org.path)
+            qs = qs.filter(path_prefix_q("org_path", org.path))
     for key in ("status", "gender", "education", "ethnicity", "occupation", "dues_category"):
         value = params.get(key)
         if value:
@@ -70,7 +71,7 @@ def _years_before(day: dt.date, years: int) -> dt.date:
 def subtree_member_stats(path: str, today: dt.date | None = None) -> dict[str, Any]:
     """Aggregates over the current members of a subtree (members counted through their relation)."""
     today = today or dt.date.today()
-    base = Member.objects.filter(org_path__startswith=path)
+    base = Member.objects.filter(path_prefix_q("org_path", path))
     current = base.filter(status__in=CURRENT_STATUSES)
 
     by_status = dict.fromkeys(MemberStatus.values, 0)

@@ -61,6 +61,11 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
             qs = qs.filter(name__icontains=q) | qs.filter(code__istartswith=q)
         return qs
 
+    def paginate_queryset(self, queryset):
+        # Every list page (the list and children) resolves its rows' parents in one query, not one per row.
+        page = super().paginate_queryset(queryset)
+        return selectors.attach_parents(page) if page is not None else None
+
     def get_serializer_class(self):
         return OrganizationDetailSerializer if self.action == "retrieve" else OrganizationSerializer
 

@@ -99,9 +99,12 @@ class Organization(MP_Node):
         return self.name
 
     @classmethod
-    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
-        # A member (or resident) sees the organisation they belong to and its groups, nothing else.
-        return models.Q(path__startswith=assignment.org.path)  # type: ignore[attr-defined]
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q | None:
+        # A member sees the branch they belong to and its groups; a resident sees no organisation data
+        # (ARCHITECTURE.md: residents see their own cases and needs only).
+        if assignment.role == "member":  # type: ignore[attr-defined]
+            return models.Q(path__startswith=assignment.org.path)  # type: ignore[attr-defined]
+        return None
 
     @property
     def is_branch(self) -> bool:

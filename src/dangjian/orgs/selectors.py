@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from dangjian.core import rulebook
-from dangjian.core.scoping import is_system_admin, orgs_with
+from dangjian.core.scoping import is_system_admin, orgs_with, path_prefix_q
 from dangjian.orgs import rules
 from dangjian.orgs.models import CommitteePosition, CommitteeTerm, Organization, OrgStatus
 
@@ -40,7 +40,7 @@ def attach_parents(orgs: Iterable[Organization]) -> list[Organization]:
 def top_orgs_for(actor: Any) -> list[Organization]:
     """The roots of the subtrees the user may see, for the tree browser."""
     if is_system_admin(actor):
-        return list(Organization.get_root_nodes())
+        return list(Organization.objects.get_root_nodes())
     tops = orgs_with(actor, "view")
     if not tops:  # members and residents: their own organisation
         tops = sorted(
@@ -60,7 +60,7 @@ def org_stats(org: Organization, today: dt.date | None = None) -> dict[str, Any]
     from dangjian.members.selectors import subtree_member_stats
 
     stats = subtree_member_stats(org.path, today=today)
-    orgs = Organization.objects.filter(path__startswith=org.path, status=OrgStatus.ACTIVE)
+    orgs = Organization.objects.filter(path_prefix_q("path", org.path), status=OrgStatus.ACTIVE)
     stats["orgs_by_type"] = {
         r["org_type"]: r["n"] for r in orgs.values("org_type").annotate(n=Count("id")).order_by()
     }
@@ -124,9 +124,9 @@ def org_flags(org: Organization, today: dt.date | None = None) -> list[rules.Fla
     from dangjian.members.choices import CURRENT_STATUSES, MemberStatus
     from dangjian.members.models import Member
 
-    counts = Member.objects.filter(org_path__startswith=org.path, status__in=CURRENT_STATUSES).aggregate(
-        members=Count("id"), full=Count("id", filter=Q(status=MemberStatus.FULL))
-    )
+    counts = Member.objects.filter(
+        path_prefix_q("org_path", org.path), status__in=CURRENT_STATUSES
+    ).aggregate(members=Count("id"), full=Count("id", filter=Q(status=MemberStatus.FULL)))
     term = current_term(org)
     size = sum(1 for p in term.positions.all() if p.end_date is None) if term else 0
     flags = rules.structure_flags(

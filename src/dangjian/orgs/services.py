@@ -204,7 +204,7 @@ def org_dissolve(*, actor: Any, org: Organization, date: dt.date, reason: str) -
         raise ValidationError(
             _("%(n)d members still belong to this organisation: transfer them first.") % {"n": n}
         )
-    if org.get_children().filter(status=OrgStatus.ACTIVE).exists():
+    if Organization.objects.get_children(org).filter(status=OrgStatus.ACTIVE).exists():
         raise ValidationError(_("Active sub-organisations remain: move or dissolve them first."))
     with transaction.atomic():
         org.status = OrgStatus.DISSOLVED
@@ -222,9 +222,9 @@ def org_change_type(
     _require(actor, "change", org)
     if org_type == org.org_type:
         raise ValidationError({"org_type": _("The organisation already has this type.")})
-    parent = org.get_parent()
+    parent = Organization.objects.get_parent(org)
     _check_child_type(parent, org_type)
-    for child in org.get_children().filter(status=OrgStatus.ACTIVE):
+    for child in Organization.objects.get_children(org).filter(status=OrgStatus.ACTIVE):
         if child.org_type not in ALLOWED_CHILDREN[OrgType(org_type)]:
             raise ValidationError(
                 {
@@ -257,7 +257,7 @@ def org_change_type(
 def _members_in_children(org: Organization) -> int:
     from dangjian.members.selectors import current_member_count
 
-    return sum(current_member_count(c) for c in org.get_children())
+    return sum(current_member_count(c) for c in Organization.objects.get_children(org))
 
 
 def _repath(old: str, new: str) -> None:
@@ -281,7 +281,7 @@ def org_move(
             {"parent": _("An organisation cannot be moved under itself or its own sub-organisation.")}
         )
     _check_child_type(new_parent, org.org_type)
-    old_parent = org.get_parent()
+    old_parent = Organization.objects.get_parent(org)
     with transaction.atomic():
         old_path = org.path
         Organization.objects.move(org, new_parent, pos="last-child")
@@ -316,7 +316,7 @@ def org_merge(
     if source.is_branch != target.is_branch:
         raise ValidationError({"target": _("A branch can only be merged into another branch.")})
     with transaction.atomic():
-        for child in list(source.get_children().filter(status=OrgStatus.ACTIVE)):
+        for child in list(Organization.objects.get_children(source).filter(status=OrgStatus.ACTIVE)):
             child.refresh_from_db()
             org_move(actor=actor, org=child, new_parent=target, date=date, reason=reason)
         moved = members_move_all(actor=actor, source=source, target=target, date=date, reason=reason)

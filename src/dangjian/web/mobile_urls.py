@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from dangjian.web import mobile
 
 app_name = "mobile"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", mobile.home, name="home"),
+    path("branch/", mobile.branch, name="branch"),
+    path("secretary/", mobile.secretary, name="secretary"),
+    path("offline/", mobile.offline, name="offline"),
+    path("sw.js", mobile.service_worker, name="sw"),
+]

@@ -1,0 +1,248 @@
+"""Forms of the organisation pages; each one feeds an ``orgs.services`` function, which has the last word."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from dangjian.orgs import rules
+from dangjian.orgs.models import CommitteePosition, Organization, OrgType, Sector
+from dangjian.orgs.services import ALLOWED_CHILDREN, EDITABLE_FIELDS
+from dangjian.web.forms import BootstrapFormMixin, DateInput, today
+
+
+class OrgChoiceField(forms.ModelChoiceField):
+    """An organisation picker that shows the tree by indenting each name under its parent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("empty_label", _("— choose an organisation —"))
+        super().__init__(*args, **kwargs)
+
+    def label_from_instance(self, obj: Organization) -> str:
+        indent = "\u3000" * max(0, obj.depth - 1)
+        return f"{indent}{obj.name}（{obj.code}）"
+
+
+def org_choices(
+    user: Any, action: str, exclude_subtree: Organization | None = None
+) -> QuerySet[Organization]:
+    """Active organisations the user may act on, in tree order, optionally without one subtree."""
+    qs = Organization.objects.restrict(user, action).active().only("id", "name", "code", "depth", "path")
+    if exclude_subtree is not None:
+        qs = qs.exclude(path__startswith=exclude_subtree.path)
+    return qs
+
+
+def _reason(required: bool = True, label: Any = None) -> forms.CharField:
+    return forms.CharField(
+        label=label or _("Reason / approving document"),
+        required=required,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Recorded in the organisation's history, e.g. the number of the approving document."),
+    )
+
+
+class OrgEditForm(BootstrapFormMixin, forms.ModelForm):
+    reason = _reason(required=False, label=_("Note"))
+
+    class Meta:
+        model = Organization
+        fields = list(EDITABLE_FIELDS)
+        widgets = {"founded_on": DateInput()}
+
+
+class RenameForm(BootstrapFormMixin, forms.Form):
+    name = forms.CharField(label=_("New name"), max_length=100)
+    short_name = forms.CharField(label=_("New short name"), max_length=50, required=False)
+    date = forms.DateField(label=_("Effective date"), initial=today, widget=DateInput())
+    reason = _reason()
+
+
+class ChangeTypeForm(BootstrapFormMixin, forms.Form):
+    org_type = forms.ChoiceField(label=_("New type"))
+    date = forms.DateField(label=_("Effective date"), initial=today, widget=DateInput())
+    reason = _reason()
+
+    def __init__(self, *args: Any, org: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        parent = Organization.objects.get_parent(org)
+        allowed = ALLOWED_CHILDREN[OrgType(parent.org_type)] if parent else set(OrgType)
+        self.fields["org_type"].choices = [
+            (value, label) for value, label in OrgType.choices if value != org.org_type and value in allowed
+        ]
+
+
+class MoveForm(BootstrapFormMixin, forms.Form):
+    new_parent = OrgChoiceField(label=_("New parent organisation"), queryset=Organization.objects.none())
+    date = forms.DateField(label=_("Effective date"), initial=today, widget=DateInput())
+    reason = _reason()
+
+    def __init__(self, *args: Any, org: Organization, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_parent"].queryset = org_choices(user, "add", exclude_subtree=org).filter(
+            org_type__in=[t for t, allowed in ALLOWED_CHILDREN.items() if org.org_type in allowed]
+        )
+
+
+class MergeForm(BootstrapFormMixin, forms.Form):
+    target = OrgChoiceField(label=_("Merge into"), queryset=Organization.objects.none())
+    date = forms.DateField(label=_("Effective date"), initial=today, widget=DateInput())
+    reason = _reason()
+    confirm = forms.BooleanField(
+        label=_("I understand that the members and sub-organisations move and this organisation closes.")
+    )
+
+    def __init__(self, *args: Any, org: Organization, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        qs = org_choices(user, "change", exclude_subtree=org)
+        same_kind = [OrgType.BRANCH, OrgType.JOINT_BRANCH]
+        qs = qs.filter(org_type__in=same_kind) if org.is_branch else qs.exclude(org_type__in=same_kind)
+        self.fields["target"].queryset = qs
+
+
+class DissolveForm(BootstrapFormMixin, forms.Form):
+    date = forms.DateField(label=_("Dissolved on"), initial=today, widget=DateInput())
+    reason = _reason()
+    confirm = forms.BooleanField(label=_("I confirm that this organisation is dissolved."))
+
+
+class FoundForm(BootstrapFormMixin, forms.Form):
+    org_type = forms.ChoiceField(label=_("Type"))
+    code = forms.CharField(label=_("Code"), max_length=32)
+    name = forms.CharField(label=pgettext_lazy("organisation", "Name"), max_length=100)
+    short_name = forms.CharField(label=_("Short name"), max_length=50, required=False)
+    sector = forms.ChoiceField(label=_("Sector"), choices=Sector.choices)
+    date = forms.DateField(label=_("Founding date"), initial=today, widget=DateInput())
+    address = forms.CharField(label=_("Address"), max_length=200, required=False)
+    contact_name = forms.CharField(label=_("Contact person"), max_length=50, required=False)
+    contact_phone = forms.CharField(label=_("Contact phone"), max_length=30, required=False)
+    reason = _reason(required=False)
+
+    def __init__(self, *args: Any, parent: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = ALLOWED_CHILDREN[OrgType(parent.org_type)]
+        self.fields["org_type"].choices = [(v, label) for v, label in OrgType.choices if v in allowed]
+        self.fields["sector"].initial = parent.sector
+
+
+# The positions offered one by one on the election form; further committee members are a multi-select.
+SINGLE_POSITIONS = [
+    CommitteePosition.Title.SECRETARY,
+    CommitteePosition.Title.DEPUTY_SECRETARY,
+    CommitteePosition.Title.ORGANIZATION,
+    CommitteePosition.Title.PUBLICITY,
+    CommitteePosition.Title.DISCIPLINE,
+    CommitteePosition.Title.YOUTH,
+    CommitteePosition.Title.WOMEN,
+]
+
+
+class MemberChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name}（{obj.id_number_masked}）" if getattr(obj, "id_number_masked", "") else obj.name
+
+
+class MembersChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.name
+
+
+class CommitteeForm(BootstrapFormMixin, forms.Form):
+    """Record a committee election (换届): start date, term length and who holds which position."""
+
+    start_date = forms.DateField(label=_("Elected on"), initial=today, widget=DateInput())
+    term_years = forms.IntegerField(label=_("Term (years)"), min_value=1, max_value=5)
+
+    def __init__(self, *args: Any, org: Organization, user: Any, **kwargs: Any) -> None:
+        from dangjian.members.choices import CURRENT_STATUSES
+        from dangjian.members.models import Member
+
+        super().__init__(*args, **kwargs)
+        years, ref = rules.term_years(org.sector, org=org)
+        self.fields["term_years"].initial = years
+        self.fields["term_years"].help_text = _("Default for this sector: %(n)d years (%(rule)s).") % {
+            "n": years,
+            "rule": ref,
+        }
+        members = (
+            Member.objects.restrict(user, "view")
+            .filter(org_path__startswith=org.path, status__in=CURRENT_STATUSES)
+            .only("id", "name", "id_number_masked")
+            .order_by("name")
+        )
+        for title in SINGLE_POSITIONS:
+            self.fields[f"pos_{title.value}"] = MemberChoiceField(
+                label=title.label,
+                queryset=members,
+                required=title == CommitteePosition.Title.SECRETARY,
+                empty_label=_("— none —"),
+            )
+        self.fields["committee_members"] = MembersChoiceField(
+            label=_("Other committee members"),
+            queryset=members,
+            required=False,
+            widget=forms.CheckboxSelectMultiple,
+        )
+        self.fields["notes"] = forms.CharField(
+            label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+        )
+        # The Bootstrap classes are set in the mixin's __init__, before these fields existed.
+        for name in [f"pos_{t.value}" for t in SINGLE_POSITIONS]:
+            self.fields[name].widget.attrs["class"] = "form-select"
+        self.fields["committee_members"].widget.attrs["class"] = "form-check-input"
+        self.fields["notes"].widget.attrs["class"] = "form-control"
+        self._prefill_from_current_term(org)
+
+    def _prefill_from_current_term(self, org: Organization) -> None:
+        """Start from the outgoing committee: most re-elections keep most of its people."""
+        from dangjian.orgs.selectors import current_term
+
+        term = current_term(org)
+        if term is None:
+            return
+        others = []
+        for position in term.positions.all():
+            if position.end_date is not None:
+                continue
+            if position.title == CommitteePosition.Title.MEMBER:
+                others.append(position.member_id)
+            elif f"pos_{position.title}" in self.fields:
+                self.fields[f"pos_{position.title}"].initial = position.member_id
+        self.fields["committee_members"].initial = others
+
+    def positions(self) -> list[tuple[str, Any]]:
+        result: list[tuple[str, Any]] = []
+        for title in SINGLE_POSITIONS:
+            member = self.cleaned_data.get(f"pos_{title.value}")
+            if member is not None:
+                result.append((title.value, member))
+        for member in self.cleaned_data.get("committee_members") or []:
+            result.append((CommitteePosition.Title.MEMBER.value, member))
+        return result
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        seen: dict[int, str] = {}
+        for title in SINGLE_POSITIONS:
+            member = data.get(f"pos_{title.value}")
+            if member is None:
+                continue
+            if member.pk in seen:
+                self.add_error(
+                    f"pos_{title.value}",
+                    _("%(name)s already holds the position %(title)s.")
+                    % {"name": member.name, "title": seen[member.pk]},
+                )
+            seen[member.pk] = str(title.label)
+        for member in data.get("committee_members") or []:
+            if member.pk in seen:
+                self.add_error(
+                    "committee_members",
+                    _("%(name)s already holds the position %(title)s.")
+                    % {"name": member.name, "title": seen[member.pk]},
+                )
+        return data

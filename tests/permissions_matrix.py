@@ -1,0 +1,263 @@
+"""What the generic permission suite (tests/test_permissions.py) needs to know about each API endpoint.
+
+Every URL name under /api/v1/ must appear in ``ENDPOINTS`` (the suite enumerates the URL resolver and
+fails for an endpoint without a sample). A scoped endpoint declares how to build an object inside
+branch_a (the in-scope sample), one inside branch_b (out of scope for the branch_a personas), and a
+valid body for each write method. The personas are the fixtures of tests/conftest.py, by name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import models
+from django.urls import URLPattern, URLResolver, get_resolver
+from openpyxl import Workbook, load_workbook
+
+from dangjian.accounts.models import RoleAssignment, User
+from dangjian.core.models import Job
+from dangjian.core.scoping import Role
+from dangjian.members.idnumbers import make_id_number
+from dangjian.members.models import Member
+
+API_PREFIX = "api/v1/"
+SAFE = ("GET", "HEAD", "OPTIONS")
+_seq = itertools.count(1)
+
+
+@dataclass
+class Ctx:
+    """What a sample builder gets: the shared tree, every persona, and the member factory."""
+
+    tree: Any
+    people: dict[str, User]
+    make_member: Callable[..., Member]
+
+
+# Kinds: PUBLIC answers anonymous callers; AUTHENTICATED answers any logged-in user the same way (it is
+# about the caller, not the tree); LIST and DETAIL are scoped collections and objects.
+PUBLIC, AUTHENTICATED, LIST, DETAIL = "public", "authenticated", "list", "detail"
+
+
+def json_ids(response: Any) -> set[Any]:
+    return {row["id"] for row in response.json()["results"]}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One URL name under /api/v1/ and how to exercise it."""
+
+    kind: str
+    # The in-scope object (in branch_a) and an out-of-scope one (in branch_b): LIST and DETAIL only.
+    build: Callable[[Ctx], models.Model] | None = None
+    build_other: Callable[[Ctx], models.Model] | None = None
+    # A valid request body per write method, for the persona in ``writer``.
+    payload: dict[str, Callable[[Ctx], dict[str, Any]]] = field(default_factory=dict)
+    multipart: bool = False  # send the payload as a form upload, not JSON
+    # The rows a write could create or change, to prove that a refused write saved nothing.
+    rows: Callable[[], models.QuerySet] | None = None
+    # What a list answer shows, and how an object appears in it (default: the ids of a JSON page).
+    visible: Callable[[Any], set[Any]] = json_ids
+    ident: Callable[[Any], Any] = lambda obj: obj.pk
+    writer: str = "secretary_a"  # in scope, may write (or read, on read-only endpoints)
+    reader: str = "auditor"  # in scope, read-only
+    stranger: str = "secretary_b"  # holds a role, but on another branch
+    # Public endpoints: the request an anonymous caller makes, and the answer it gets.
+    public_call: tuple[str, Callable[[Ctx], dict[str, Any]] | None, int] | None = None
+    # Answers that differ from the generic ones, or cases for more personas: {(persona, method): status}.
+    expect: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _member_payload(ctx: Ctx) -> dict[str, Any]:
+    n = next(_seq)
+    birth = dt.date(1985, 3, 1) + dt.timedelta(days=n)
+    return {
+        "name": f"新党员{n}",
+        "ethnicity": "汉族",
+        "id_number": make_id_number("110102", birth, 500 + n * 2 + 1),
+        "phone": f"139{n:08d}",
+        "education": "bachelor",
+        "degree": "bachelor",
+        "occupation": "worker",
+        "join_date": "2010-07-01",
+        "full_date": "2011-07-01",
+        "status": "full",
+        "org": ctx.tree.branch_a.pk,
+        "dues_category": "employed",
+    }
+
+
+def import_workbook(rows: list[dict[str, Any]]) -> bytes:
+    """An import file in the template's format (members/imports.py COLUMNS), one member per dict."""
+    from dangjian.members.imports import COLUMNS
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append([c.header for c in COLUMNS])
+    for row in rows:
+        ws.append([row.get(c.field, "") for c in COLUMNS])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _import_payload(ctx: Ctx) -> dict[str, Any]:
+    n = next(_seq)
+    row = {
+        "name": f"导入党员{n}",
+        "ethnicity": "汉族",
+        "id_number": make_id_number("110103", dt.date(1984, 1, 1) + dt.timedelta(days=n), 700 + n * 2),
+        "education": "大学本科",
+        "occupation": "专业技术人员",
+        "join_date": "2012-07-01",
+        "full_date": "2013-07-01",
+        "status": "正式党员",
+        "org": ctx.tree.branch_a.code,
+        "dues_category": "在职",
+    }
+    return {"file": ContentFile(import_workbook([row]), name="members.xlsx")}
+
+
+def xlsx_names(response: Any) -> set[Any]:
+    """The member names in an exported workbook (its first sheet, the column headed 姓名 or Name)."""
+    ws = load_workbook(
+        io.BytesIO(b"".join(response.streaming_content) if response.streaming else response.content)
+    ).worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    column = next(i for i, h in enumerate(rows[0]) if h in ("姓名", "Name", "name"))
+    return {r[column] for r in rows[1:] if r and r[column]}
+
+
+def _role_payload(ctx: Ctx) -> dict[str, Any]:
+    appointee = User.objects.create_user(username=f"appointee{next(_seq)}", password="x")
+    return {"username": appointee.username, "org": ctx.tree.branch_a.pk, "role": Role.COMMITTEE_MEMBER}
+
+
+def _role_on(org_attr: str) -> Callable[[Ctx], RoleAssignment]:
+    def build(ctx: Ctx) -> RoleAssignment:
+        user = User.objects.create_user(username=f"weiyuan{next(_seq)}", password="x")
+        return RoleAssignment.objects.create(
+            user=user, org=getattr(ctx.tree, org_attr), role=Role.COMMITTEE_MEMBER
+        )
+
+    return build
+
+
+def _member_in(org_attr: str) -> Callable[[Ctx], Member]:
+    return lambda ctx: ctx.make_member(getattr(ctx.tree, org_attr))
+
+
+def _job_of(persona: str) -> Callable[[Ctx], Job]:
+    def build(ctx: Ctx) -> Job:
+        job = Job(kind="members.export", created_by=ctx.people[persona], status=Job.Status.SUCCEEDED)
+        job.output_file.save("export.xlsx", ContentFile(b"PK\x03\x04 not really a workbook"), save=False)
+        job.save()
+        return job
+
+    return build
+
+
+_members = {
+    "build": _member_in("branch_a"),
+    "build_other": _member_in("branch_b"),
+    "rows": Member.objects.all,
+}
+_orgs = {"build": lambda ctx: ctx.tree.branch_a, "build_other": lambda ctx: ctx.tree.branch_b}
+_roles = {
+    "build": _role_on("branch_a"),
+    "build_other": _role_on("branch_b"),
+    "rows": lambda: RoleAssignment.objects.filter(active=True),
+    # Only an org manager appoints (issue 2: "an org manager appoints ... within their subtree").
+    "writer": "district_manager",
+    # A secretary sees the appointments of the branch, but appointing is an org manager's.
+    "expect": {("secretary_a", "GET"): 200, ("secretary_a", "POST"): 403, ("secretary_a", "DELETE"): 403},
+}
+_jobs = {
+    # A job holds its owner's uploads and results: only the owner sees it, whatever their role.
+    "build": _job_of("secretary_a"),
+    "build_other": _job_of("secretary_b"),
+    "expect": {("reader", "GET"): 404, ("org_manager", "GET"): 404},
+}
+
+ENDPOINTS: dict[str, Endpoint] = {
+    # Public: log in, read the API description, probe health.
+    "api:token": Endpoint(
+        PUBLIC,
+        public_call=("POST", lambda ctx: {"username": "shuji1", "password": "Test@Pass2026"}, 200),
+    ),
+    "api:schema": Endpoint(PUBLIC, public_call=("GET", None, 200)),
+    "api:docs": Endpoint(PUBLIC, public_call=("GET", None, 200)),
+    # About the caller, not the tree.
+    "api:api-root": Endpoint(AUTHENTICATED),
+    "api:me": Endpoint(AUTHENTICATED),
+    # The import template: for anyone who may add members somewhere (it lists the codes they may use).
+    "api:member-import-template": Endpoint(
+        AUTHENTICATED, expect={("outsider", "GET"): 403, ("reader", "GET"): 403, ("member_a", "GET"): 403}
+    ),
+    # The organisation tree (read-only over the API).
+    "api:org-list": Endpoint(LIST, **_orgs),
+    "api:org-detail": Endpoint(DETAIL, **_orgs),
+    "api:org-children": Endpoint(DETAIL, **_orgs),
+    "api:org-stats": Endpoint(DETAIL, **_orgs),
+    # The member register.
+    "api:member-list": Endpoint(LIST, payload={"POST": _member_payload}, **_members),
+    "api:member-detail": Endpoint(
+        DETAIL,
+        payload={
+            "PATCH": lambda ctx: {"work_unit": "示范市第一中学"},
+            "PUT": lambda ctx: {"work_unit": "示范市第二中学", "position": "教师"},
+        },
+        **_members,
+    ),
+    "api:member-history": Endpoint(DETAIL, **_members),
+    "api:member-reveal": Endpoint(DETAIL, payload={"POST": lambda ctx: {"field": "id_number"}}, **_members),
+    "api:member-export": Endpoint(LIST, visible=xlsx_names, ident=lambda m: m.name, **_members),
+    "api:member-import": Endpoint(LIST, payload={"POST": _import_payload}, multipart=True, **_members),
+    # Background jobs.
+    "api:job-detail": Endpoint(DETAIL, **_jobs),
+    "api:job-file": Endpoint(DETAIL, **_jobs),
+    # Appointments.
+    "api:roleassignment-list": Endpoint(LIST, payload={"POST": _role_payload}, **_roles),
+    "api:roleassignment-detail": Endpoint(DETAIL, payload={"DELETE": lambda ctx: {}}, **_roles),
+}
+
+# Outside /api/v1/ but public and part of the contract.
+EXTRA_PUBLIC = {"healthz": ("/healthz", "GET", 200)}
+
+
+def _walk(patterns: list, prefix: str = "", namespace: str = "") -> list[tuple[str, str, URLPattern]]:
+    found = []
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
+            found += _walk(p.url_patterns, prefix + str(p.pattern), ns)
+        else:
+            found.append((prefix + str(p.pattern), f"{namespace}{p.name}" if p.name else "", p))
+    return found
+
+
+def _methods(pattern: URLPattern) -> list[str]:
+    callback = pattern.callback
+    actions = getattr(callback, "actions", None)
+    if actions:  # a router viewset route: {"get": "list", "post": "create"} (DRF adds "head" on first use)
+        return sorted(m.upper() for m in actions if m not in ("options", "head"))
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    names = getattr(view, "http_method_names", ["get"])
+    return sorted(m.upper() for m in names if m not in ("options", "head") and hasattr(view, m))
+
+
+def api_endpoints() -> dict[str, list[str]]:
+    """Every URL name under /api/v1/ with its methods, read from the URL resolver."""
+    endpoints: dict[str, list[str]] = {}
+    for route, name, pattern in _walk(get_resolver().url_patterns):
+        if not route.lstrip("^").startswith(API_PREFIX):
+            continue
+        key = name or f"<unnamed {route}>"
+        endpoints[key] = sorted(set(endpoints.get(key, [])) | set(_methods(pattern)))
+    return endpoints
