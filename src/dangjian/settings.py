@@ -57,10 +57,13 @@ INSECURE_FIELD_KEY = "dangjian-insecure-development-field-key"  # noqa: S105
 SECRET_KEY = _read_or_default("SECRET_KEY", "secret_key", INSECURE_SECRET_KEY)
 FIELD_KEY = _read_or_default("FIELD_KEY", "field_key", "" if PRODUCTION else INSECURE_FIELD_KEY)
 
-DEBUG = env_bool("DEBUG", not PRODUCTION)
+# Off unless asked for: the demo is used by real people, and debug pages show settings and code.
+DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = [
     h.strip() for h in (env("ALLOWED_HOSTS", "" if PRODUCTION else "*") or "").split(",") if h.strip()
 ]
+# How many reverse proxies of ours sit in front (nginx = 1): only their X-Forwarded-For entries are trusted.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in (env("CSRF_TRUSTED_ORIGINS", "") or "").split(",") if o.strip()]
 
 INSTALLED_APPS = [
@@ -215,6 +218,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 IMPORT_JOB_THRESHOLD = env_int("IMPORT_JOB_THRESHOLD", 500)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 50000)
+EXPORT_JOB_THRESHOLD = env_int("EXPORT_JOB_THRESHOLD", 5000)
+# Exports and error files may hold personal data: deleted this many days after their job ended.
+JOB_FILE_DAYS = env_int("JOB_FILE_DAYS", 7)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -42,3 +42,5 @@ urlpatterns = [
     path("", include("dangjian.web.urls")),
     *web_urls.extra,
 ]
+
+handler404 = "dangjian.core.views.not_found"

@@ -125,14 +125,23 @@ def test_masked_for_a_role_that_cannot_reveal(tree, auditor, api, member_factory
     assert not AuditEntry.objects.filter(action="pii.revealed").exists()
 
 
+def test_export_is_masked_unless_full_numbers_are_asked_for(tree, org_manager, api, member_factory):
+    member_factory(tree.branch_a)
+    _headers, (row,) = export(api(org_manager))
+    assert "*" in row["公民身份号码"]
+    assert AuditEntry.objects.get(action="members.exported").changes["revealed"] is False
+    assert not AuditEntry.objects.filter(action="pii.revealed").exists()
+
+
 def test_org_manager_export_reveals_and_is_audited_as_a_reveal(tree, org_manager, api, member_factory):
     a = member_factory(tree.branch_a, phone="13812345678")
     member_factory(tree.branch_b)
-    _headers, rows = export(api(org_manager), status="full")
+    _headers, rows = export(api(org_manager), status="full", reveal=1)
     assert {r["公民身份号码"] for r in rows} >= {a.decrypted_id_number()}
     assert "13812345678" in {r["手机号码"] for r in rows}
     exported = AuditEntry.objects.get(action="members.exported")
-    assert exported.changes["revealed"] is True and exported.changes["filters"] == {"status": "full"}
+    assert exported.changes["revealed"] is True
+    assert exported.changes["filters"] == {"status": "full", "reveal": "1"}
     revealed = AuditEntry.objects.get(action="pii.revealed")
     assert revealed.actor == org_manager
     assert revealed.changes["count"] == 2 and revealed.changes["via"] == "export"
@@ -144,10 +153,10 @@ def test_reveal_needs_the_right_for_every_exported_member(tree, secretary_a, api
     RoleAssignment.objects.create(user=secretary_a, org=tree.city, role=Role.AUDITOR)
     a = member_factory(tree.branch_a)
     member_factory(tree.branch_b)
-    _headers, rows = export(api(secretary_a))
+    _headers, rows = export(api(secretary_a), reveal=1)
     assert len(rows) == 2 and all("*" in r["公民身份号码"] for r in rows)
     # Only branch A: every member may be revealed.
-    _headers, rows = export(api(secretary_a), org=tree.branch_a.pk)
+    _headers, rows = export(api(secretary_a), org=tree.branch_a.pk, reveal=1)
     assert [r["公民身份号码"] for r in rows] == [a.decrypted_id_number()]
 
 
@@ -200,11 +209,9 @@ def test_export_page_downloads_with_the_list_filters(tree, secretary_a, web, mem
 
 
 def test_large_export_page_runs_as_a_job(
-    tree, secretary_a, web, member_factory, monkeypatch, django_capture_on_commit_callbacks
+    tree, secretary_a, web, member_factory, settings, django_capture_on_commit_callbacks
 ):
-    from dangjian.members import io_views
-
-    monkeypatch.setattr(io_views, "EXPORT_JOB_THRESHOLD", 1)
+    settings.EXPORT_JOB_THRESHOLD = 1
     for name in ("甲", "乙", "丙"):
         member_factory(tree.branch_a, name=name)
     client = web(secretary_a)
@@ -228,4 +235,6 @@ def test_member_export_function(tree, secretary_a, member_factory):
     member_factory(tree.branch_a)
     with translation.override("en"):
         result = member_export(actor=secretary_a, params={})
+        assert result.count == 1 and result.revealed is False  # masked unless asked for
+        result = member_export(actor=secretary_a, params={"reveal": "1"})
     assert result.count == 1 and result.revealed is True  # a secretary may reveal in the own branch

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.http import HttpRequest, HttpResponse
@@ -32,9 +33,13 @@ def client_ip(request: HttpRequest | None = None) -> str | None:
     request = request or _current_request.get()
     if request is None:
         return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
-    if forwarded:
-        return forwarded.split(",")[0].strip() or None
+    # X-Forwarded-For is only believed for the proxies we run (DANGJIAN_PROXY_COUNT, e.g. 1 behind
+    # nginx): the entry our outermost proxy appended is the client; anything left of it is the client's
+    # own claim and could be forged.
+    proxies = settings.PROXY_COUNT
+    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
+    if proxies and len(forwarded) >= proxies:
+        return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR") or None
 
 

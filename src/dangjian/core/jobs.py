@@ -18,6 +18,7 @@ it may hold personal data.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -167,9 +168,7 @@ def _load_handlers() -> None:
 
 def jobs_for(user: Any) -> QuerySet[Job]:
     """The jobs a user may look at: their own (a job holds that user's uploads and results)."""
-    if not getattr(user, "is_authenticated", False):
-        return Job.objects.none()
-    return Job.objects.filter(created_by=user)
+    return Job.objects.restrict(user, "view")
 
 
 def job_file_url(job: Job) -> str | None:
@@ -193,3 +192,23 @@ def job_status(job: Job) -> dict[str, Any]:
         "created_at": job.created_at,
         "finished_at": job.finished_at,
     }
+
+
+def job_files_purge(*, older_than_days: int | None = None) -> int:
+    """Delete the output files (exports, error files) of jobs that ended more than N days ago.
+
+    They may hold personal data in clear (an export by a role that may reveal), so they are kept only
+    as long as a user needs to download them (``DANGJIAN_JOB_FILE_DAYS``, default 7). Returns how many
+    files were deleted; the job rows stay, with their results, as the record of what was done.
+    """
+    from django.conf import settings
+
+    days = settings.JOB_FILE_DAYS if older_than_days is None else older_than_days
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    purged = 0
+    for job in Job.objects.filter(finished_at__lt=cutoff).exclude(output_file=""):
+        job.output_file.delete(save=False)
+        job.output_file = ""
+        job.save(update_fields=["output_file"])
+        purged += 1
+    return purged

@@ -73,6 +73,8 @@ class Job(models.Model):
     input_file = models.FileField(_("input file"), upload_to="jobs/in/%Y/%m/", blank=True)
     output_file = models.FileField(_("output file"), upload_to="jobs/out/%Y/%m/", blank=True)
 
+    # A job holds its creator's uploads and results (which may contain personal data): owner only.
+    scope_owner_field = "created_by"
     objects = RestrictedQuerySet.as_manager()
 
     class Meta:
@@ -82,10 +84,6 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.get_status_display()})"
-
-    @classmethod
-    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
-        return models.Q(created_by=user)
 
     @property
     def percent(self) -> int:

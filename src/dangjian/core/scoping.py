@@ -134,6 +134,9 @@ def scope_q(model: type[models.Model], user: Any, action: str) -> Q | None:
     """A Q selecting the rows of ``model`` the user may act on; None means every row."""
     if not getattr(user, "is_authenticated", False):
         return Q(pk__in=[])
+    owner_field = getattr(model, "scope_owner_field", None)
+    if owner_field:  # personal rows (a user's jobs and their files): the owner only, whatever the role
+        return Q(**{owner_field: user})
     if getattr(user, "is_superuser", False):
         return None
     q = Q(pk__in=[])

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from huey import crontab
 from huey.contrib.djhuey import HUEY as huey  # noqa: N811  (the project-wide instance)
+from huey.contrib.djhuey import db_periodic_task
 
-__all__ = ["huey"]
+__all__ = ["huey", "purge_job_files"]
+
+
+@db_periodic_task(crontab(hour="3", minute="17"))
+def purge_job_files() -> int:
+    """Nightly: delete job output files past their retention (they may hold personal data)."""
+    from dangjian.core.jobs import job_files_purge
+
+    return job_files_purge()

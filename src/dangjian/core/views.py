@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 import dangjian
@@ -30,3 +32,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = checks["database"] == "ok" and checks["queue"] == "ok"
     body = {"status": "ok" if healthy else "error", "version": dangjian.__version__, **checks}
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: the API's error envelope under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": _("Not found."), "fields": {}}}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,8 +1,9 @@
 """Exporting the member list to xlsx: the list page's filters, the exporter's scope, masking by default.
 
-ID and phone numbers are masked unless the exporter may reveal them for *every* exported member's
-branch (ARCHITECTURE.md, "PII": "exports mask unless the exporter may reveal"); an export with full
-numbers is written to the audit log as a reveal. Every export writes an audit row. The workbook is
+ID and phone numbers are masked unless the exporter asks for full numbers (``reveal=1``) and may reveal
+them for *every* exported member's branch ("exports mask unless the exporter may reveal"; asking keeps
+full numbers out of routine exports); an export with full numbers is written to the audit log as a
+reveal. Every export writes an audit row. The workbook is
 written in openpyxl's write-only mode, so memory stays flat however many members are exported, and no
 text cell can turn into a formula (core/spreadsheets.py).
 """
@@ -25,10 +26,9 @@ from dangjian.core.scoping import can
 from dangjian.members.forms import MemberForm
 from dangjian.members.imports import COLUMNS, choice_label, common_org
 from dangjian.members.models import Member
-from dangjian.members.selectors import member_filter
+from dangjian.members.selectors import FILTER_KEYS, member_filter
 from dangjian.orgs.models import Organization
 
-FILTER_KEYS = ("org", "descendants", "status", "gender", "education", "age_min", "age_max", "join_year", "q")
 CHOICE_FIELDS = {"gender", "ethnicity", "education", "degree", "occupation", "status", "dues_category"}
 
 
@@ -42,8 +42,9 @@ class Export:
 
 
 def export_filters(params: Any) -> dict[str, str]:
-    """The member-list filters present in a query dict (the same names as the list page and the API)."""
-    return {k: str(params.get(k)) for k in FILTER_KEYS if params.get(k) not in (None, "")}
+    """The member-list filters present in a query dict (the same names as the list page and the API),
+    plus ``reveal`` (the exporter asks for full numbers)."""
+    return {k: str(params.get(k)) for k in (*FILTER_KEYS, "reveal") if params.get(k) not in (None, "")}
 
 
 def export_queryset(actor: Any, params: dict[str, Any]) -> QuerySet[Member]:
@@ -108,7 +109,9 @@ def member_export(*, actor: Any, params: dict[str, Any], progress: Any = None) -
     params = export_filters(params)
     qs = export_queryset(actor, params)
     count = qs.count()
-    reveal = may_reveal(actor, qs) if count else False
+    # Masked by default; full numbers only when asked for AND allowed for every exported branch.
+    wants_reveal = str(params.get("reveal", "")).lower() in ("1", "true", "yes")
+    reveal = wants_reveal and count > 0 and may_reveal(actor, qs)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Party members")[:31])
     ws.freeze_panes = "B2"

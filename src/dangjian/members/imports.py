@@ -371,7 +371,7 @@ def inspect_upload(data: bytes) -> int:
 
 
 def _read_sheet(ws: Any, lookup: dict[str, str]) -> UploadedSheet:
-    max_rows = getattr(settings, "IMPORT_MAX_ROWS", 50_000)
+    max_rows = settings.IMPORT_MAX_ROWS
     rows: list[tuple[int, list[Any]]] = []
     blank_run = filled = 0
     for number, values in xl.iter_rows(ws, MAX_COLUMNS):
@@ -984,7 +984,7 @@ def template_workbook(actor: Any) -> bytes:
     for cell in ws[2]:
         cell.font = xl.SAMPLE_FONT
     ws.freeze_panes = "B2"
-    last_row = 2 + max(10_000, getattr(settings, "IMPORT_MAX_ROWS", 50_000))
+    last_row = 2 + max(10_000, settings.IMPORT_MAX_ROWS)
     # Long numbers must be text, or Excel turns 110101199003071234 into 1.10101E+17 and loses digits.
     for i, col in enumerate(COLUMNS, start=1):
         if col.kind in (ID, PHONE, CODE):
@@ -1049,7 +1049,7 @@ def template_workbook(actor: Any) -> bytes:
         _("Cells are imported as text; formulas are never run."),
         _("At most %(rows)d rows and %(mb)d MB per file.")
         % {
-            "rows": getattr(settings, "IMPORT_MAX_ROWS", 50_000),
+            "rows": settings.IMPORT_MAX_ROWS,
             "mb": settings.IMPORT_MAX_BYTES // 1048576,
         },
     ):

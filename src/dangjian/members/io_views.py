@@ -26,7 +26,6 @@ from dangjian.members.io_api import xlsx_response
 from dangjian.members.tasks import EXPORT_JOB, IMPORT_JOB, export_start, import_start
 
 # Exports above this many members run as a job with a progress bar (the API always answers at once).
-EXPORT_JOB_THRESHOLD = getattr(settings, "EXPORT_JOB_THRESHOLD", 5000)
 
 
 class ImportUploadForm(forms.Form):
@@ -89,7 +88,7 @@ def import_template(request: HttpRequest) -> HttpResponse:
 def member_export(request: HttpRequest) -> HttpResponse:
     """The member list with the page's filters as xlsx; a large one runs as a job."""
     params = exports.export_filters(request.GET)
-    if exports.export_queryset(request.user, params).count() > EXPORT_JOB_THRESHOLD:
+    if exports.export_queryset(request.user, params).count() > settings.EXPORT_JOB_THRESHOLD:
         return redirect("members:job", pk=export_start(actor=request.user, params=params).pk)
     export = exports.member_export(actor=request.user, params=params)
     return xlsx_response(export.data, exports.export_filename())

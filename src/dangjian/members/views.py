@@ -35,7 +35,6 @@ from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgType
 from dangjian.orgs.selectors import top_orgs_for
 
 PAGE_SIZES = (20, 50, 100)
-FILTER_KEYS = ("org", "descendants", "status", "gender", "education", "age_min", "age_max", "join_year", "q")
 
 # Bootstrap colour of each status badge: current members stand out, former ones fade.
 STATUS_BADGES = {
@@ -96,7 +95,7 @@ def _filters(request: HttpRequest) -> dict[str, str]:
     """
     get = request.GET
     params: dict[str, str] = {}
-    for key in FILTER_KEYS:
+    for key in selectors.FILTER_KEYS:
         value = (get.get(key) or "").strip()
         if key == "descendants":
             continue
@@ -217,6 +216,9 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "can_add": _can_add(user),
         "import_url": import_url if _can_add(user) else None,
         "export_url": f"{export_url}?{query}" if export_url and query else export_url,
+        "export_reveal_url": (
+            f"{export_url}?{urlencode({**params, 'reveal': 1})}" if export_url and can(user, "reveal") else None
+        ),
         "filtered": any(k != "org" for k in params),
     }
     return render(request, "members/list.html", context)

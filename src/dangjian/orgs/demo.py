@@ -529,15 +529,7 @@ class _Choice:
 _SURNAME = _Choice(data.SURNAMES)
 _MINORITY = _Choice(data.MINORITIES)
 _EDUCATION = {s: _Choice(p["education"]) for s, p in data.SECTOR_PROFILES.items()}
-_ELDERLY_EDUCATION = _Choice(
-    {
-        "bachelor": 9,
-        "junior_college": 16,
-        "secondary_vocational": 17,
-        "high_school": 27,
-        "junior_high_or_below": 31,
-    }
-)
+_ELDERLY_EDUCATION = _Choice(data.ELDERLY_EDUCATION)
 _AGE_BANDS = {s: _Choice([((lo, hi), w) for lo, hi, w in p["age"]]) for s, p in data.SECTOR_PROFILES.items()}
 _OCCUPATION = {s: _Choice(w) for s, w in data.SECTOR_OCCUPATIONS.items()}
 _GENERATIONS = sorted(data.GIVEN_NAMES)
@@ -930,7 +922,7 @@ def _elect_committees(
     events: list[OrgEvent] = []
     contacts: list[Organization] = []
     specs = [s for s in root.walk() if s.status == OrgStatus.ACTIVE and s.org_type != OrgType.GROUP]
-    for n, spec in enumerate(specs):
+    for spec in specs:
         rng = random.Random(f"{seed}:committee:{spec.code}")
         pool = held.get(spec.code, []) if spec.is_branch else subtree[spec.code]
         full = sum(1 for m in pool if m.status == "full")
@@ -1054,7 +1046,7 @@ def _history_events(orgs_by_key: dict[str, Organization]) -> None:
     hospital = Organization.objects.get(
         path__startswith=orgs_by_key["root"].path, name="东城区人民医院党总支"
     )
-    new_parent = moved.get_parent()
+    new_parent = Organization.objects.get_parent(moved)
     OrgEvent.objects.bulk_create(
         [
             OrgEvent(
@@ -1120,7 +1112,11 @@ def _ensure_accounts(password: str | None) -> list[DemoAccount]:
     from dangjian.core.scoping import Role
 
     codes = demo_codes()
-    orgs = {k: Organization.objects.get(code=c) for k, c in codes.items()}
+    orgs = {o.code: o for o in Organization.objects.filter(code__in=codes.values())}
+    missing = sorted(c for c in codes.values() if c not in orgs)
+    if missing:  # someone dissolved or recoded the demo's organisations by hand
+        raise RuntimeError(f"demo organisations {missing} are missing: use a fresh DANGJIAN_DATA_DIR")
+    orgs = {k: orgs[c] for k, c in codes.items()}
     branch1, branch2 = orgs["shuji1_branch"], orgs["shuji2_branch"]
     secretary1, secretary2 = _demo_officer(branch1), _demo_officer(branch2)
     member1 = _demo_member_of(branch1)
@@ -1240,9 +1236,11 @@ def _place(rng: random.Random) -> str:
     return rng.choice(data.SEED_PLACE_SYLLABLES) + rng.choice(data.SEED_PLACE_SUFFIXES)
 
 
-def province_spec(members: int, *, seed: int, per_branch: int = 40, fanout: int = 10) -> OrgSpec:
-    """A province-like tree sized to ``members``: about ``per_branch`` members a branch, at most
-    ``fanout`` children per committee."""
+def province_spec(
+    members: int, *, seed: int, per_branch: int = 40, fanout: int = 10
+) -> tuple[OrgSpec, dict[str, str]]:
+    """A province-like tree sized to ``members`` (about ``per_branch`` members a branch, at most
+    ``fanout`` children per committee), and the ID region code of each district."""
     rng = random.Random(f"{seed}:province")
     n_branches = max(1, math.ceil(members / per_branch))
     n_parents = math.ceil(n_branches / fanout)
@@ -1313,10 +1311,9 @@ def province_spec(members: int, *, seed: int, per_branch: int = 40, fanout: int 
                             center=dcenter,
                         )
                     )
-    root._regions = regions  # type: ignore[attr-defined]
     _add_groups(root)
     _assign_codes(root, SEED_CODE_PREFIX, width=7)
-    return root
+    return root, regions
 
 
 def _seed_unit(rng: random.Random, sector: str, district: str, place: str, n: int) -> tuple[str, str, bool]:
@@ -1368,8 +1365,8 @@ def seed_province(
             "(use a fresh DANGJIAN_DATA_DIR or DANGJIAN_DATABASE_URL)."
         )
     today = today or timezone.localdate()
-    spec = province_spec(members, seed=seed, per_branch=per_branch, fanout=fanout)
-    maker = PersonMaker(today=today, region_codes=spec._regions, city="", province="江西")  # type: ignore[attr-defined]
+    spec, regions = province_spec(members, seed=seed, per_branch=per_branch, fanout=fanout)
+    maker = PersonMaker(today=today, region_codes=regions, city="", province=CITY_PROVINCE)
     with transaction.atomic():
         orgs = _populate(
             spec, today=today, seed=f"seed{seed}", maker=maker, progress=progress, batch_size=batch_size

@@ -137,7 +137,7 @@ MOBILE_PREFIXES = [
 # education) choices. Community branches hold most retirees; school branches most students.
 SECTOR_PROFILES: dict[str, dict] = {
     "organ": {
-        "female": 0.29, "probationary": 0.02, "flowing": 0.0,
+        "female": 0.31, "probationary": 0.02, "flowing": 0.0,
         "age": [(24, 30, 15), (31, 40, 30), (41, 50, 30), (51, 60, 25)],
         "education": {"doctorate": 1, "master": 18, "bachelor": 55, "junior_college": 14, "secondary_vocational": 5,
                       "high_school": 7},
@@ -160,7 +160,7 @@ SECTOR_PROFILES: dict[str, dict] = {
         "education": {"doctorate": 12, "master": 38, "bachelor": 46, "junior_college": 4},
     },
     "community": {
-        "female": 0.28, "probationary": 0.01, "flowing": 0.01,
+        "female": 0.30, "probationary": 0.01, "flowing": 0.01,
         "age": [(26, 40, 8), (41, 57, 17), (58, 70, 40), (71, 80, 25), (81, 90, 10)],
         "education": {"master": 1, "bachelor": 12, "junior_college": 14, "secondary_vocational": 16,
                       "high_school": 25, "junior_high_or_below": 24},
@@ -176,6 +176,12 @@ SECTOR_PROFILES: dict[str, dict] = {
         "age": [(23, 30, 25), (31, 40, 40), (41, 50, 22), (51, 60, 13)],
         "education": {"master": 8, "bachelor": 42, "junior_college": 26, "high_school": 24},
     },
+}  # fmt: skip
+
+# Education of community members over 70 and rural members over 60: they grew up before the expansion
+# of higher education.
+ELDERLY_EDUCATION = {
+    "bachelor": 6, "junior_college": 12, "secondary_vocational": 17, "high_school": 29, "junior_high_or_below": 36,
 }  # fmt: skip
 
 # Occupations by sector (weights). Community members of retirement age are retired; school branches of

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 
 
 class Command(BaseCommand):
-    help = gettext_lazy("Load the demo city 示范市 (once) with its demo accounts, and serve the site.")
+    help = "Load the demo city 示范市 (once) with its demo accounts, and serve the site."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1", help=gettext_lazy("address to listen on"))

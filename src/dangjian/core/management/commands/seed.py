@@ -51,7 +51,7 @@ class ProgressBar:
 
 
 class Command(BaseCommand):
-    help = gettext_lazy(
+    help = (
         "Seed a deterministic synthetic province with N members into an empty database "
         "(refuses when organisations or members already exist)."
     )

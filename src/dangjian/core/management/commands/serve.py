@@ -142,7 +142,7 @@ def run_web(
 
 
 class Command(BaseCommand):
-    help = _(
+    help = (
         "Serve the site with gunicorn. Background jobs run in the same process unless --no-worker is given "
         "(then run `dangjian worker` separately, e.g. with Redis on other machines)."
     )

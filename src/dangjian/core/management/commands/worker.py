@@ -7,9 +7,8 @@ machines as the load needs. The options are huey's (``--workers``, ``--worker-ty
 
 from __future__ import annotations
 
-from django.utils.translation import gettext_lazy as _
 from huey.contrib.djhuey.management.commands.run_huey import Command as RunHueyCommand
 
 
 class Command(RunHueyCommand):
-    help = _("Consume background jobs (imports, reports, periodic tasks): huey's run_huey.")
+    help = "Consume background jobs (imports, reports, periodic tasks): huey's run_huey."
