@@ -33,7 +33,9 @@ def _seeded(seed: int, members: int = 500) -> list[tuple[str, str, str]]:
         call_command("seed", members=members, seed=seed, no_progress=True, stdout=io.StringIO())
         assert Member.objects.count() == members
         assert 10 <= Organization.objects.filter(org_type__in=BRANCH_TYPES).count() <= 16  # ~40 a branch
-        rows = list(Member.objects.order_by("org__code", "pk").values_list("org__code", "name", "id_number_masked"))
+        rows = list(
+            Member.objects.order_by("org__code", "pk").values_list("org__code", "name", "id_number_masked")
+        )
         with pytest.raises(CommandError, match="empty database"), translation.override("en"):
             call_command("seed", members=10, no_progress=True, stdout=io.StringIO())  # never on top of data
         raise _Rollback

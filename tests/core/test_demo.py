@@ -40,7 +40,8 @@ def test_demo_city_has_the_shape_and_proportions_of_a_real_one():
     assert districts == ["东城区委", "西城区委", "南湖区委"]
     orgs = Organization.objects.filter(path__startswith=root.path)
     types = Counter(orgs.values_list("org_type", flat=True))
-    assert {"committee", "working_committee", "general_branch", "branch", "joint_branch", "group"} <= set(types)
+    expected_types = {"committee", "working_committee", "general_branch", "branch", "joint_branch", "group"}
+    assert expected_types <= set(types)
     branches = orgs.filter(org_type__in=BRANCH_TYPES, status="active")
     assert branches.count() >= 40
     assert len(set(branches.values_list("sector", flat=True))) >= 7
@@ -134,4 +135,7 @@ def test_loading_the_demo_twice_changes_nothing():
 
     load_demo(password="Another@2026x")  # an explicit password is set on all six accounts, nothing else
     assert _counts() == before and member_checksum(second.root) == digest
-    assert all(u.check_password("Another@2026x") for u in User.objects.filter(username__in=["admin", "shuji1"]))
+    demo_users = User.objects.filter(
+        username__in=["admin", "zuzhibu", "shuji1", "shuji2", "dangyuan1", "qunzhong1"]
+    )
+    assert len(demo_users) == 6 and all(u.check_password("Another@2026x") for u in demo_users)

@@ -194,3 +194,11 @@ def test_org_lists_query_count_does_not_grow(tree, org_manager, api, url, querie
         resp = client.get(url)
     assert len(resp.json()["results"]) >= 50
     assert small == queries, f"{url}: {small} queries with 5 rows, {queries} with 50"
+
+
+def test_group_stats_count_the_members_assigned_to_the_group(tree, org_manager, api, member_factory):
+    member_factory(tree.branch_a, group=tree.group_a)
+    member_factory(tree.branch_a)
+    stats = api(org_manager).get(f"/api/v1/orgs/{tree.group_a.pk}/stats/").json()
+    assert stats["members"] == 1
+    assert api(org_manager).get(f"/api/v1/orgs/{tree.branch_a.pk}/stats/").json()["members"] == 2

@@ -83,10 +83,18 @@ _IS_CURRENT = RawSQL(  # noqa: S611 (constants, no user input)
 )
 
 
-def subtree_member_stats(path: str, today: dt.date | None = None) -> dict[str, Any]:
-    """Aggregates over the current members of a subtree (members counted through their relation)."""
+def subtree_member_stats(
+    path: str, today: dt.date | None = None, group_id: int | None = None
+) -> dict[str, Any]:
+    """Aggregates over the current members of a subtree (members counted through their relation).
+
+    A party group holds no relations of its own (members belong to the branch): for a group, pass
+    ``group_id`` to count the branch's members assigned to it.
+    """
     today = today or dt.date.today()
     base = Member.objects.filter(path_prefix_q("org_path", path))
+    if group_id is not None:
+        base = Member.objects.filter(group_id=group_id)
     current = base.filter(_IS_CURRENT)
     # Three passes over the subtree, each readable from an index alone (members_member_path_status and
     # the partial members_member_current_stats): COUNT(*) rather than COUNT(id), and one GROUP BY for

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
 
-from dangjian.core.scoping import can
+from dangjian.core.scoping import can, path_prefix_q
 from dangjian.members import selectors, services
 from dangjian.members.choices import Education, Gender, MemberStatus
 from dangjian.members.forms import MemberForm
@@ -130,7 +130,7 @@ def _org_tree(user: Any, visible: Any, selected: Organization | None) -> list[di
     q = Q(pk__in=[])
     for path in open_paths:
         depth = len(path) // Organization.steplen
-        q |= Q(path__startswith=path, depth=depth + 1)
+        q |= path_prefix_q("path", path) & Q(depth=depth + 1)
     children = list(
         visible.filter(q).exclude(org_type=OrgType.GROUP).only("id", "name", "path", "depth", "numchild")
     )
@@ -217,7 +217,9 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "import_url": import_url if _can_add(user) else None,
         "export_url": f"{export_url}?{query}" if export_url and query else export_url,
         "export_reveal_url": (
-            f"{export_url}?{urlencode({**params, 'reveal': 1})}" if export_url and can(user, "reveal") else None
+            f"{export_url}?{urlencode({**params, 'reveal': 1})}"
+            if export_url and can(user, "reveal")
+            else None
         ),
         "filtered": any(k != "org" for k in params),
     }

@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from dangjian.core.api import ScopedViewSet
+from dangjian.core.scoping import path_prefix_q
 from dangjian.orgs import selectors
 from dangjian.orgs.models import Organization
 
@@ -73,7 +74,7 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
     def children(self, request, pk=None):
         """The organisation's direct sub-organisations (those the user may see)."""
         org = self.get_object()
-        qs = self.get_queryset().filter(path__startswith=org.path, depth=org.depth + 1)
+        qs = self.get_queryset().filter(path_prefix_q("path", org.path), depth=org.depth + 1)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(OrganizationSerializer(page, many=True).data)
 

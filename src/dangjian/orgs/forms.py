@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from dangjian.core.scoping import path_prefix_q
 from dangjian.orgs import rules
 from dangjian.orgs.models import CommitteePosition, Organization, OrgType, Sector
 from dangjian.orgs.services import ALLOWED_CHILDREN, EDITABLE_FIELDS
@@ -33,7 +34,7 @@ def org_choices(
     """Active organisations the user may act on, in tree order, optionally without one subtree."""
     qs = Organization.objects.restrict(user, action).active().only("id", "name", "code", "depth", "path")
     if exclude_subtree is not None:
-        qs = qs.exclude(path__startswith=exclude_subtree.path)
+        qs = qs.exclude(path_prefix_q("path", exclude_subtree.path))
     return qs
 
 
@@ -170,7 +171,7 @@ class CommitteeForm(BootstrapFormMixin, forms.Form):
         }
         members = (
             Member.objects.restrict(user, "view")
-            .filter(org_path__startswith=org.path, status__in=CURRENT_STATUSES)
+            .filter(path_prefix_q("org_path", org.path), status__in=CURRENT_STATUSES)
             .only("id", "name", "id_number_masked")
             .order_by("name")
         )

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
-from dangjian.core.scoping import RestrictedQuerySet
+from dangjian.core.scoping import RestrictedQuerySet, path_prefix_q
 
 
 class OrgType(models.TextChoices):
@@ -103,7 +103,7 @@ class Organization(MP_Node):
         # A member sees the branch they belong to and its groups; a resident sees no organisation data
         # (ARCHITECTURE.md: residents see their own cases and needs only).
         if assignment.role == "member":  # type: ignore[attr-defined]
-            return models.Q(path__startswith=assignment.org.path)  # type: ignore[attr-defined]
+            return path_prefix_q("path", assignment.org.path)  # type: ignore[attr-defined]
         return None
 
     @property
@@ -115,7 +115,7 @@ class Organization(MP_Node):
         return self.short_name or self.name
 
     def subtree_q(self, prefix: str = "") -> models.Q:
-        return models.Q(**{f"{prefix}path__startswith": self.path})
+        return path_prefix_q(f"{prefix}path", self.path)
 
 
 class OrgEvent(models.Model):

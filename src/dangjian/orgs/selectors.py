@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from dangjian.core import rulebook
 from dangjian.core.scoping import is_system_admin, orgs_with, path_prefix_q
 from dangjian.orgs import rules
-from dangjian.orgs.models import CommitteePosition, CommitteeTerm, Organization, OrgStatus
+from dangjian.orgs.models import CommitteePosition, CommitteeTerm, Organization, OrgStatus, OrgType
 
 _UNSET = object()
 
@@ -59,7 +59,8 @@ def org_stats(org: Organization, today: dt.date | None = None) -> dict[str, Any]
     """Aggregates over the whole subtree (RULES.md §5: members counted through their relation)."""
     from dangjian.members.selectors import subtree_member_stats
 
-    stats = subtree_member_stats(org.path, today=today)
+    group_id = org.pk if org.org_type == OrgType.GROUP else None
+    stats = subtree_member_stats(org.path, today=today, group_id=group_id)
     orgs = Organization.objects.filter(path_prefix_q("path", org.path), status=OrgStatus.ACTIVE)
     stats["orgs_by_type"] = {
         r["org_type"]: r["n"] for r in orgs.values("org_type").annotate(n=Count("id")).order_by()

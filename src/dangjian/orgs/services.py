@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from dangjian.core.audit import audit_log
 from dangjian.core.models import AuditEntry
-from dangjian.core.scoping import can, ensure_in_scope, is_system_admin
+from dangjian.core.scoping import can, ensure_in_scope, is_system_admin, path_prefix_q
 from dangjian.orgs import rules
 from dangjian.orgs.models import (
     BRANCH_TYPES,
@@ -265,7 +265,7 @@ def _repath(old: str, new: str) -> None:
     from dangjian.members.models import Member
 
     for model, field in ((Member, "org_path"), (AuditEntry, "org_path")):
-        model.objects.filter(**{f"{field}__startswith": old}).update(
+        model.objects.filter(path_prefix_q(field, old)).update(
             **{field: Concat(Value(new), Substr(F(field), len(old) + 1, Length(F(field))))}
         )
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from dangjian.core.scoping import can
+from dangjian.core.scoping import can, path_prefix_q
 from dangjian.orgs import forms as org_forms
 from dangjian.orgs import selectors, services
 from dangjian.orgs.models import CommitteePosition, Organization, OrgEvent, OrgStatus, OrgType
@@ -52,7 +52,7 @@ def _member_counts(orgs: list[Organization]) -> None:
         length = depth * Organization.steplen
         q = Q()
         for org in level:
-            q |= Q(org_path__startswith=org.path)
+            q |= path_prefix_q("org_path", org.path)
         counts = dict(
             Member.objects.current()
             .filter(q)
@@ -64,7 +64,7 @@ def _member_counts(orgs: list[Organization]) -> None:
         )
         kid_q = Q()
         for org in level:
-            kid_q |= Q(path__startswith=org.path)
+            kid_q |= path_prefix_q("path", org.path)
         with_kids = set(
             Organization.objects.filter(kid_q, depth=depth + 1, status=OrgStatus.ACTIVE)
             .annotate(prefix=Substr("path", 1, length))
@@ -101,7 +101,7 @@ def _children(user: Any, parents: Iterable[Organization]) -> dict[str, list[Orga
         return {}
     q = Q()
     for p in parents:
-        q |= Q(path__startswith=p.path, depth=p.depth + 1)
+        q |= path_prefix_q("path", p.path) & Q(depth=p.depth + 1)
     result: dict[str, list[Organization]] = {p.path: [] for p in parents}
     kids = list(_visible(user).active().filter(q))
     _member_counts(kids)

@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 
 from dangjian.core import rulebook
 from dangjian.core.models import RuleOverride
-from dangjian.core.scoping import is_system_admin
+from dangjian.core.scoping import is_system_admin, path_prefix_q
 from dangjian.orgs import rules
 from dangjian.orgs.models import CommitteeTerm, Organization, OrgEvent, OrgStatus
 from dangjian.orgs.selectors import org_stats, top_orgs_for
@@ -71,7 +71,7 @@ def _scope_q(tops: list[Organization], prefix: str = "") -> Q | None:
         return Q(pk__in=[])
     q = Q()
     for top in tops:
-        q |= Q(**{f"{prefix}path__startswith": top.path})
+        q |= path_prefix_q(f"{prefix}path", top.path)
     return q
 
 

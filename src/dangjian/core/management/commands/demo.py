@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal column: Chinese characters take two cells."""
+    cells = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - cells, 0)
 
 
 class Command(BaseCommand):
@@ -86,7 +93,7 @@ class Command(BaseCommand):
             from dangjian.core.scoping import Role
 
             self.stdout.write(
-                f"  {account.username:<10} {Role(account.role).label!s:<24} {account.org}"
+                f"  {account.username:<10} {_pad(str(Role(account.role).label), 24)} {account.org}"
                 + (f" · {account.full_name}" if account.full_name else "")
             )
         self.stdout.write("")
