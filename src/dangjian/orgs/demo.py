@@ -655,9 +655,15 @@ class PersonMaker:
             join = max(today - dt.timedelta(days=20 + int(r_days * 330)), earliest_join)
         else:
             join_age = 19 + r_join * 3 if students else 20 + r_join * 12 + (8 if r_join > 0.85 else 0)
-            join = max(min(birth + dt.timedelta(days=int(join_age * 365.25)), latest_join), earliest_join)
-            if join > latest_join:  # turned 18 less than a year ago: still on probation
-                status = "probationary"
+            join = max(birth + dt.timedelta(days=int(join_age * 365.25)), earliest_join)
+            if join > latest_join:
+                # Too young for that joining age: spread the joining date over the years the person
+                # could have joined in (clamping would put them all on one day).
+                span = (latest_join - earliest_join).days
+                if span >= 0:
+                    join = earliest_join + dt.timedelta(days=int(r_days * span))
+                else:  # turned 18 less than a year ago: still on probation
+                    status = "probationary"
         full = _years_after(join, 1) if status != "probationary" else None
 
         # Education, degree and occupation fit the sector and the person's age.
