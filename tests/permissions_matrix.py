@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from openpyxl import Workbook, load_workbook
 
 from dangjian.accounts.models import RoleAssignment, User
-from dangjian.core.models import Job
+from dangjian.core.models import Alert, Job, RuleOverride
 from dangjian.core.scoping import Role
 from dangjian.members.idnumbers import make_id_number
 from dangjian.members.models import Member
@@ -153,6 +153,19 @@ def _member_in(org_attr: str) -> Callable[[Ctx], Member]:
     return lambda ctx: ctx.make_member(getattr(ctx.tree, org_attr))
 
 
+def _member_with_login(org_attr: str, *, active: bool) -> Callable[[Ctx], Member]:
+    """A member of the org with a login: an active one, or one that was closed (停用)."""
+
+    def build(ctx: Ctx) -> Member:
+        n = next(_seq)
+        user = User.objects.create_user(username=f"denglu{n}", password="x", is_active=active)
+        org = getattr(ctx.tree, org_attr)
+        RoleAssignment.objects.create(user=user, org=org, role=Role.MEMBER, active=active)
+        return ctx.make_member(org, user=user)
+
+    return build
+
+
 def _job_of(persona: str) -> Callable[[Ctx], Job]:
     def build(ctx: Ctx) -> Job:
         job = Job(kind="members.export", created_by=ctx.people[persona], status=Job.Status.SUCCEEDED)
@@ -167,6 +180,14 @@ _members = {
     "build": _member_in("branch_a"),
     "build_other": _member_in("branch_b"),
     "rows": Member.objects.all,
+}
+# The member's login. The sample's login was closed: the writer's POST reopens it (201) and DELETE of a
+# closed login is a no-op (204); tests/members/test_accounts.py covers opening, closing and refusals.
+_member_account = {
+    "build": _member_with_login("branch_a", active=False),
+    "build_other": _member_with_login("branch_b", active=False),
+    "rows": lambda: User.objects.filter(is_active=True),
+    "expect": {("writer", "POST"): 201},
 }
 _orgs = {"build": lambda ctx: ctx.tree.branch_a, "build_other": lambda ctx: ctx.tree.branch_b}
 _roles = {
@@ -184,6 +205,124 @@ _jobs = {
     "build_other": _job_of("secretary_b"),
     "expect": {("reader", "GET"): 404, ("org_manager", "GET"): 404},
 }
+
+
+def _override_on(org_attr: str) -> Callable[[Ctx], RuleOverride]:
+    def build(ctx: Ctx) -> RuleOverride:
+        return RuleOverride.objects.create(
+            key="org.terms",
+            org=getattr(ctx.tree, org_attr),
+            effective_from=dt.date(2020, 1, 1),
+            params={"warn_days_before_end": 60},
+            reason="本地做法",
+        )
+
+    return build
+
+
+def _override_payload(ctx: Ctx) -> dict[str, Any]:
+    # A new date each time (one override per organisation, rule and date), always in the future.
+    day = dt.date.today() + dt.timedelta(days=next(_seq))
+    return {
+        "key": "org.terms",
+        "org": ctx.tree.branch_a.pk,
+        "params": {"warn_days_before_end": 120},
+        "effective_from": day.isoformat(),
+        "reason": "换届筹备需要更早提醒",
+    }
+
+
+def _alert_in(org_attr: str) -> Callable[[Ctx], Alert]:
+    def build(ctx: Ctx) -> Alert:
+        org = getattr(ctx.tree, org_attr)
+        return Alert.objects.create(
+            kind="test.sample", org=org, message="样例预警", dedupe_key=f"test.sample:{next(_seq)}"
+        )
+
+    return build
+
+
+_overrides = {
+    "build": _override_on("branch_a"),
+    "build_other": _override_on("branch_b"),
+    "rows": RuleOverride.objects.all,
+    # Only an org manager sets local rules (core.scoping: manage_rules); a secretary reads them.
+    "writer": "district_manager",
+    "expect": {("secretary_a", "GET"): 200, ("secretary_a", "POST"): 403},
+}
+
+# Developing members: a case in the org with its application (step 1) recorded, and one attachment.
+_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _case_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.recruitment.models import CaseStep, RecruitmentCase
+
+        n = next(_seq)
+        org = getattr(ctx.tree, org_attr)
+        birth = dt.date(1998, 1, 1) + dt.timedelta(days=n)
+        case = RecruitmentCase(
+            name=f"申请人{n}", gender="male", birth_date=birth, education="bachelor", occupation="worker",
+            org=org, org_path=org.path, application_date=dt.date(2024, 6, 1), last_step=1,
+            last_step_date=dt.date(2024, 6, 1),
+        )  # fmt: skip
+        case.set_id_number(make_id_number("110106", birth, 101 + 2 * n))
+        case.save()
+        CaseStep.objects.create(case=case, step=1, date=dt.date(2024, 6, 1), rule_ref="recruitment@2014")
+        return case
+
+    return build
+
+
+def _attachment_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.recruitment.models import CaseAttachment
+
+        case = _case_in(org_attr)(ctx)
+        attachment = CaseAttachment(
+            step=case.steps.get(), kind="application", original_name="申请书.png", content_type="image/png",
+            size=len(_PNG),
+        )  # fmt: skip
+        attachment.file.save("scan.png", ContentFile(_PNG), save=False)
+        attachment.save()
+        return attachment
+
+    return build
+
+
+def _case_payload(ctx: Ctx) -> dict[str, Any]:
+    n = next(_seq)
+    birth = dt.date(1999, 2, 1) + dt.timedelta(days=n)
+    return {
+        "name": f"入党申请人{n}",
+        "ethnicity": "汉族",
+        "id_number": make_id_number("110107", birth, 201 + 2 * n),
+        "education": "bachelor",
+        "occupation": "worker",
+        "org": ctx.tree.branch_a.pk,
+    }
+
+
+def _case_rows() -> Any:
+    from dangjian.recruitment.models import RecruitmentCase
+
+    return RecruitmentCase.objects.all()
+
+
+def _step_rows() -> Any:
+    from dangjian.recruitment.models import CaseStep
+
+    return CaseStep.objects.all()
+
+
+def _attachment_rows() -> Any:
+    from dangjian.recruitment.models import CaseAttachment
+
+    return CaseAttachment.objects.all()
+
+
+_cases = {"build": _case_in("branch_a"), "build_other": _case_in("branch_b"), "rows": _case_rows}
 
 ENDPOINTS: dict[str, Endpoint] = {
     # Public: log in, read the API description, probe health.
@@ -215,16 +354,78 @@ ENDPOINTS: dict[str, Endpoint] = {
         },
         **_members,
     ),
-    "api:member-history": Endpoint(DETAIL, **_members),
+    "api:member-history": Endpoint(
+        DETAIL,
+        payload={
+            "POST": lambda ctx: {"status": "suspended", "date": "2026-01-05", "reason": "失去联系六个月"}
+        },
+        **{**_members, "expect": {**_members.get("expect", {}), ("writer", "POST"): 201}},
+    ),
     "api:member-reveal": Endpoint(DETAIL, payload={"POST": lambda ctx: {"field": "id_number"}}, **_members),
     "api:member-export": Endpoint(LIST, visible=xlsx_names, ident=lambda m: m.name, **_members),
     "api:member-import": Endpoint(LIST, payload={"POST": _import_payload}, multipart=True, **_members),
+    "api:member-account": Endpoint(
+        DETAIL,
+        payload={
+            "POST": lambda ctx: {"username": f"kaitong{next(_seq)}", "password": "Kaitong@2026"},
+            "DELETE": lambda ctx: {},
+        },
+        **_member_account,
+    ),
+    "api:member-account-password": Endpoint(
+        DETAIL,
+        build=_member_with_login("branch_a", active=True),
+        build_other=_member_with_login("branch_b", active=True),
+        payload={"POST": lambda ctx: {"password": "Chongzhi@2026"}},
+        expect={("writer", "POST"): 204},
+    ),
     # Background jobs.
     "api:job-detail": Endpoint(DETAIL, **_jobs),
     "api:job-file": Endpoint(DETAIL, **_jobs),
     # Appointments.
     "api:roleassignment-list": Endpoint(LIST, payload={"POST": _role_payload}, **_roles),
     "api:roleassignment-detail": Endpoint(DETAIL, payload={"DELETE": lambda ctx: {}}, **_roles),
+    # The rulebook: the rules in force are the same for every logged-in caller (an ?org= outside the
+    # caller's scope is 404: tests/core/test_rules_api.py); local overrides are scoped like the tree.
+    "api:rules": Endpoint(AUTHENTICATED),
+    "api:ruleoverride-list": Endpoint(LIST, payload={"POST": _override_payload}, **_overrides),
+    # Alerts of the nightly checks, scoped by their organisation.
+    "api:alert-list": Endpoint(LIST, build=_alert_in("branch_a"), build_other=_alert_in("branch_b")),
+    # Developing members (issue 3): cases, their steps (201 on success, the contract), attachments.
+    "api:recruitment-case-list": Endpoint(LIST, payload={"POST": _case_payload}, **_cases),
+    "api:recruitment-case-detail": Endpoint(DETAIL, **_cases),
+    "api:recruitment-case-steps": Endpoint(
+        DETAIL,
+        build=_case_in("branch_a"),
+        build_other=_case_in("branch_b"),
+        rows=_step_rows,
+        payload={"POST": lambda ctx: {"step": 2, "date": "2024-06-10", "handled_by": "王书记"}},
+        expect={("writer", "POST"): 201},
+    ),
+    "api:recruitment-case-stop": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"date": "2024-07-01", "reason": "本人撤回入党申请"}}, **_cases
+    ),
+    "api:recruitment-case-reveal": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"field": "id_number"}}, **_cases
+    ),
+    "api:recruitment-case-attachments": Endpoint(
+        DETAIL,
+        build=_case_in("branch_a"),
+        build_other=_case_in("branch_b"),
+        rows=_attachment_rows,
+        multipart=True,
+        payload={
+            "POST": lambda ctx: {
+                "step": 1,
+                "kind": "application",
+                "file": ContentFile(_PNG, name="申请书.png"),
+            }
+        },
+        expect={("writer", "POST"): 201},
+    ),
+    "api:recruitment-attachment-detail": Endpoint(
+        DETAIL, build=_attachment_in("branch_a"), build_other=_attachment_in("branch_b")
+    ),
 }
 
 # Outside /api/v1/ but public and part of the contract.

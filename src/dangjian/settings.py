@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "dangjian.accounts",
     "dangjian.orgs",
     "dangjian.members",
+    "dangjian.meetings",
+    "dangjian.recruitment",
     "dangjian.web",
 ]
 
@@ -167,7 +169,7 @@ else:
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "dangjian.accounts.validators.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "dangjian.accounts.validators.ComplexityValidator"},
@@ -222,6 +224,8 @@ IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 50000)
 EXPORT_JOB_THRESHOLD = env_int("EXPORT_JOB_THRESHOLD", 5000)
 # Exports and error files may hold personal data: deleted this many days after their job ended.
 JOB_FILE_DAYS = env_int("JOB_FILE_DAYS", 7)
+# Scanned documents of recruitment steps (pdf, jpg, png, docx): the largest accepted upload.
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -252,6 +256,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MemberStatusEnum": "dangjian.members.choices.MemberStatus",
         "OrgStatusEnum": "dangjian.orgs.models.OrgStatus",
+        "AlertStatusEnum": "dangjian.core.models.Alert.Status",
+        "RecruitmentCaseStatusEnum": "dangjian.recruitment.models.CaseStatus",
     },
 }
 

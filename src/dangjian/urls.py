@@ -4,17 +4,22 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from dangjian.accounts import api as accounts_api
-from dangjian.core import job_views
+from dangjian.core import alert_api, job_views, rule_api
 from dangjian.core import views as core_views
 from dangjian.members import api as members_api
 from dangjian.members import io_api as members_io_api
 from dangjian.orgs import api as orgs_api
+from dangjian.recruitment import api as recruitment_api
 from dangjian.web import urls as web_urls
 
 router = DefaultRouter(trailing_slash=True)
 router.register("orgs", orgs_api.OrganizationViewSet, basename="org")
 router.register("members", members_api.MemberViewSet, basename="member")
 router.register("role-assignments", accounts_api.RoleAssignmentViewSet, basename="roleassignment")
+router.register("recruitment/cases", recruitment_api.RecruitmentCaseViewSet, basename="recruitment-case")
+router.register(
+    "recruitment/attachments", recruitment_api.AttachmentViewSet, basename="recruitment-attachment"
+)
 
 api_v1 = [
     path("auth/token/", accounts_api.token_obtain, name="token"),
@@ -31,6 +36,14 @@ api_v1 = [
     path("members/export/", members_io_api.MemberExportView.as_view(), name="member-export"),
     path("jobs/<int:pk>/", job_views.JobDetailView.as_view(), name="job-detail"),
     path("jobs/<int:pk>/file/", job_views.JobFileView.as_view(), name="job-file"),
+    # The rulebook (core/rulebook.py) and the alerts of the nightly checks (core/alerts.py).
+    path("rules/", rule_api.RulesInForceView.as_view(), name="rules"),
+    path(
+        "rules/overrides/",
+        rule_api.RuleOverrideViewSet.as_view({"get": "list", "post": "create"}),
+        name="ruleoverride-list",
+    ),
+    path("alerts/", alert_api.AlertViewSet.as_view({"get": "list"}), name="alert-list"),
     path("", include(router.urls)),
 ]
 
@@ -44,3 +57,4 @@ urlpatterns = [
 ]
 
 handler404 = "dangjian.core.views.not_found"
+handler500 = "dangjian.core.views.server_error"

@@ -69,6 +69,31 @@ WRITES: dict[str, tuple[Callable[[Any, Any, Any], Any], str, str | None] | None]
         "role.revoked",
         "branch_a",
     ),
+    "accounts.account_open": (
+        lambda s, t, p: s.account_open(
+            actor=p["secretary_a"],
+            org=t.branch_a,
+            role="member",
+            username="zhangsan",
+            password="Kaitong@2026",
+            full_name="开通",
+        ),
+        "account.opened",
+        "branch_a",
+    ),
+    "accounts.account_close": (
+        lambda s, t, p: s.account_close(actor=p["secretary_a"], user=p["member_a"], org=t.branch_a),
+        "account.closed",
+        "branch_a",
+    ),
+    "accounts.account_password_reset": (
+        lambda s, t, p: s.account_password_reset(
+            actor=p["secretary_a"], user=p["member_a"], org=t.branch_a, password="Chongzhi@2026"
+        ),
+        "account.password_reset",
+        "branch_a",
+    ),
+    "accounts.login_change_refusal": None,  # a check (may the actor change this login?), not a write
     "orgs.org_found": (
         lambda s, t, p: s.org_found(
             actor=p["org_manager"],
@@ -125,7 +150,7 @@ WRITES: dict[str, tuple[Callable[[Any, Any, Any], Any], str, str | None] | None]
     ),
     "orgs.committee_term_start": (
         lambda s, t, p: s.committee_term_start(
-            actor=p["secretary_a"],
+            actor=p["org_manager"],
             org=t.branch_a,
             start_date=DAY,
             positions=[(CommitteePosition.Title.SECRETARY, p["member_a"].member)],
@@ -158,12 +183,39 @@ WRITES: dict[str, tuple[Callable[[Any, Any, Any], Any], str, str | None] | None]
         "pii.revealed",
         "branch_a",
     ),
+    "members.member_account_open": (
+        lambda s, t, p: s.member_account_open(
+            actor=p["secretary_a"],
+            member=s.member_create(actor=p["secretary_a"], data=_member_data(t.branch_a)),
+            username="zhangsan",
+            password="Kaitong@2026",
+        ),
+        "member.account_opened",
+        "branch_a",
+    ),
+    "members.member_account_close": (
+        lambda s, t, p: s.member_account_close(actor=p["secretary_a"], member=p["member_a"].member),
+        "member.account_closed",
+        "branch_a",
+    ),
+    "members.member_account_reset_password": (
+        lambda s, t, p: s.member_account_reset_password(
+            actor=p["secretary_a"], member=p["member_a"].member, password="Chongzhi@2026"
+        ),
+        "member.account_password_reset",
+        "branch_a",
+    ),
     "members.members_move_all": (
         lambda s, t, p: s.members_move_all(
             actor=p["org_manager"], source=t.branch_a, target=t.branch_b, date=DAY, reason="x"
         ),
         "members.moved",
         "branch_a",
+    ),
+    "members.members_regroup": (
+        lambda s, t, p: s.members_regroup(actor=p["org_manager"], source=t.group_a, target=t.group_a),
+        "members.regrouped",
+        "group_a",
     ),
 }
 

@@ -14,19 +14,20 @@ from dangjian.orgs.models import Organization
 
 # Role × action: what a role held on district_a allows on branch_a (inside) and on branch_b (outside).
 # ARCHITECTURE.md "Scope": admin everything; org_manager manages the subtree; secretary and committee
-# member run a branch (only the secretary reveals); auditor reads and reads the log; member and resident
-# reach only their own rows (SELF), never a subtree.
+# member run a branch's members (only the secretary reveals) but do not restructure it (manage_org:
+# org managers only); auditor reads and reads the log; member and resident reach only their own rows
+# (SELF), never a subtree.
 TABLE = {
-    #                  view  add   change delete reveal manage audit
-    Role.ADMIN: "A A A A A A A",
-    Role.ORG_MANAGER: "S S S S S S S",
-    Role.SECRETARY: "S S S - S - -",
-    Role.COMMITTEE_MEMBER: "S S S - - - -",
-    Role.AUDITOR: "S - - - - - S",
-    Role.MEMBER: "- - - - - - -",
-    Role.RESIDENT: "- - - - - - -",
+    #                  view  add   change delete reveal manage audit rules org
+    Role.ADMIN: "A A A A A A A A A",
+    Role.ORG_MANAGER: "S S S S S S S S S",
+    Role.SECRETARY: "S S S - S - - - -",
+    Role.COMMITTEE_MEMBER: "S S S - - - - - -",
+    Role.AUDITOR: "S - - - - - S - -",
+    Role.MEMBER: "- - - - - - - - -",
+    Role.RESIDENT: "- - - - - - - - -",
 }
-ACTIONS = ["view", "add", "change", "delete", "reveal", "manage_roles", "audit"]
+ACTIONS = ["view", "add", "change", "delete", "reveal", "manage_roles", "audit", "manage_rules", "manage_org"]
 CASES = [
     (role, action, cell)
     for role, row in TABLE.items()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 
 import pytest
@@ -215,11 +216,14 @@ def test_patch_birth_date_must_match_id(tree, secretary_a, member_factory, api):
 def test_status_change_keeps_history(tree, secretary_a, member_factory, api):
     member = member_factory(tree.branch_a)
     client = api(secretary_a)
-    assert (
-        client.patch(f"/api/v1/members/{member.pk}/", {"status": "suspended"}, format="json").status_code
-        == 200
+    resp = client.post(
+        f"/api/v1/members/{member.pk}/history/",
+        {"status": "suspended", "date": "2026-02-01", "reason": "失去联系六个月"},
+        format="json",
     )
+    assert resp.status_code == 201
     history = client.get(f"/api/v1/members/{member.pk}/history/").json()
+    assert history[0]["date"] == "2026-02-01" and history[0]["reason"] == "失去联系六个月"
     assert [(h["from_status"], h["to_status"]) for h in history] == [("full", "suspended"), ("", "full")]
     assert set(history[0]) >= {"from_status", "to_status", "date", "reason"}
     assert MemberStatusChange.objects.filter(member=member).count() == 2
@@ -418,3 +422,73 @@ def test_member_list_query_count_does_not_grow(
         member_factory(tree.branch_a, group=tree.group_a)
     with django_assert_num_queries(queries):
         assert len(client.get(url).json()["results"]) == base + 50
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "join_year=99999999999",
+        "age_min=9999",
+        "age_max=99999",
+        "age_min=-1",
+        "org=abc",
+        "org=²",
+        "page_size=100000",
+    ],
+)
+def test_absurd_filter_values_do_not_break_the_member_list(tree, org_manager, api, member_factory, query):
+    member_factory(tree.branch_a)
+    resp = api(org_manager).get(f"/api/v1/members/?{query}")
+    assert resp.status_code in (200, 404)
+
+
+def test_coordinates_out_of_range_are_refused(tree, org_manager, api, member_factory):
+    m = member_factory(tree.branch_a)
+    resp = api(org_manager).patch(f"/api/v1/members/{m.pk}/", {"latitude": 999}, format="json")
+    assert resp.status_code == 400 and "latitude" in resp.json()["error"]["fields"]
+
+
+def test_an_api_500_uses_the_error_envelope(client, db):
+    from django.test import RequestFactory
+
+    from dangjian.core.views import server_error
+
+    resp = server_error(RequestFactory().get("/api/v1/members/"))
+    assert resp.status_code == 500
+    assert json.loads(resp.content)["error"]["code"] == "server_error"
+
+
+@pytest.mark.parametrize("body", ["123", '"x"', "[1, 2]", "null"])
+def test_a_body_that_is_not_an_object_is_a_clear_400(tree, secretary_a, member_factory, api, body):
+    member = member_factory(tree.branch_a)
+    client = api(secretary_a)
+    for method, url in (
+        ("patch", f"/api/v1/members/{member.pk}/"),
+        ("post", "/api/v1/members/"),
+        ("post", f"/api/v1/members/{member.pk}/reveal/"),
+    ):
+        resp = getattr(client, method)(url, body, content_type="application/json")
+        assert resp.status_code == 400, (method, url, body, resp.content)
+
+
+def test_a_list_where_a_name_belongs_is_refused(tree, secretary_a, member_factory, api):
+    member = member_factory(tree.branch_a)
+    resp = api(secretary_a).patch(f"/api/v1/members/{member.pk}/", {"name": ["a"]}, format="json")
+    assert resp.status_code == 400 and "name" in resp.json()["error"]["fields"]
+
+
+def test_changing_the_phone_is_audited_without_the_number(tree, secretary_a, member_factory, api):
+    member = member_factory(tree.branch_a, phone="13800000001")
+    api(secretary_a).patch(f"/api/v1/members/{member.pk}/", {"phone": "13900000002"}, format="json")
+    entry = AuditEntry.objects.filter(action="member.updated").latest("id")
+    assert entry.changes["phone"] == ["***", "***"] and "id_number" not in entry.changes
+    assert "13900000002" not in str(entry.changes)
+
+
+def test_moving_a_member_moves_their_own_login_role(tree, org_manager, member_a, api):
+    from dangjian.accounts.models import RoleAssignment
+
+    member = Member.objects.get(user=member_a)
+    resp = api(org_manager).patch(f"/api/v1/members/{member.pk}/", {"org": tree.branch_b.pk}, format="json")
+    assert resp.status_code == 200
+    assert RoleAssignment.objects.get(user=member_a, role="member", active=True).org == tree.branch_b

@@ -93,3 +93,18 @@ def test_check_digit_table():
 
 def test_normalize_digits():
     assert normalize_digits("１２３　４５ｘ") == "12345X"
+
+
+def test_digits_of_other_scripts_are_refused_so_the_uniqueness_check_holds():
+    # Arabic-Indic digits are \d in Python's Unicode regex; they must not make a "different" number.
+    with pytest.raises(ValidationError) as err:
+        parse_id_number("١١٠١٠١١٩٨٠٠١٠١٠٠٧X")
+    assert err.value.code == "format"
+
+
+@pytest.mark.parametrize("region", ["000000", "990101", "110000"])
+def test_region_code_must_name_a_real_region(region):
+    first17 = f"{region}19800101001"
+    with pytest.raises(ValidationError) as err:
+        parse_id_number(first17 + check_digit(first17))
+    assert err.value.code == "region"

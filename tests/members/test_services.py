@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from dangjian.core.models import AuditEntry
 from dangjian.members import services
@@ -106,16 +107,14 @@ def test_update_keeps_id_when_left_empty(tree, secretary_a, member_factory):
     assert member.decrypted_id_number() == number
 
 
-def test_update_status_writes_history(tree, secretary_a, member_factory):
+def test_update_refuses_a_status_change_which_needs_its_own_date_and_reason(
+    tree, secretary_a, member_factory
+):
     member = member_factory(tree.branch_a)
-    services.member_update(actor=secretary_a, member=member, data={"status": "flowing"}, reason="外出务工")
-    change = member.status_changes.order_by("-id").first()
-    assert (change.from_status, change.to_status, change.reason, change.actor) == (
-        "full",
-        "flowing",
-        "外出务工",
-        secretary_a,
-    )
+    with pytest.raises(ValidationError) as err:
+        services.member_update(actor=secretary_a, member=member, data={"status": "flowing"})
+    assert "status" in err.value.message_dict
+    assert member.status_changes.count() == 1
 
 
 def test_update_to_other_branch_moves_org_path(tree, org_manager, member_factory):
@@ -226,3 +225,26 @@ def test_party_standing_and_age(tree, member_factory):
     assert member.party_standing_years(dt.date(2026, 7, 1)) == 30
     probationary = member_factory(tree.branch_a, status="probationary", full_date=None)
     assert probationary.party_standing_years(on) is None
+
+
+def test_joining_before_birth_says_so(tree, secretary_a):
+    from dangjian.members.forms import MemberForm
+
+    form = MemberForm(
+        {
+            "name": "甲",
+            "id_number": make_id_number("110101", dt.date(1966, 1, 1), 11),
+            "education": "bachelor",
+            "occupation": "worker",
+            "join_date": "1900-07-01",
+            "status": "probationary",
+            "org": tree.branch_a.pk,
+            "ethnicity": "汉族",
+            "dues_category": "employed",
+            "degree": "none",
+        },
+        actor=secretary_a,
+    )
+    with translation.override("en"):
+        assert not form.is_valid()
+        assert "after the birth date" in str(form.errors["join_date"])

@@ -71,7 +71,7 @@ def test_children(tree, org_manager, secretary_a, api):
     assert api(secretary_a).get(f"/api/v1/orgs/{tree.city.pk}/children/").status_code == 404
 
 
-def test_detail_has_flags_and_committee(tree, secretary_a, member_factory, api):
+def test_detail_has_flags_and_committee(tree, secretary_a, org_manager, member_factory, api):
     sec = member_factory(tree.branch_a)
     for _ in range(6):
         member_factory(tree.branch_a)
@@ -82,7 +82,7 @@ def test_detail_has_flags_and_committee(tree, secretary_a, member_factory, api):
     assert resp.json()["flags"][0]["rule"] == "org.structure@2018"
     assert resp.json()["committee"] is None
     committee_term_start(
-        actor=secretary_a,
+        actor=org_manager,  # elections are recorded by the organisation department (manage_org)
         org=tree.branch_a,
         start_date=years_ago(1, 0),
         positions=[(CommitteePosition.Title.SECRETARY, sec)],

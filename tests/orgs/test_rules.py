@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from dangjian.orgs.models import OrgType, Sector
-from dangjian.orgs.rules import structure_flags, term_years
+from dangjian.orgs.rules import rule_label, structure_flags, term_years
 
 B, J, GB, C = OrgType.BRANCH, OrgType.JOINT_BRANCH, OrgType.GENERAL_BRANCH, OrgType.COMMITTEE
 
@@ -77,3 +78,38 @@ TERM_TABLE = [
 @pytest.mark.parametrize(("sector", "years"), TERM_TABLE)
 def test_term_years_by_sector(sector, years):
     assert term_years(sector, on=dt.date(2024, 1, 1)) == (years, "org.terms@2018")
+
+
+OFFICERS_TABLE = [
+    # (full members, committee size, only secretary/deputy) → committee_size flagged?, article
+    (5, 2, True, False, "支部工作条例 第十条: below 7 full members a secretary and a deputy are normal"),
+    (6, 2, True, False, "支部工作条例 第十条: 6 full members, secretary and deputy"),
+    (7, 2, True, True, "支部工作条例 第十条: 7 full members need a committee of 3 to 5"),
+    (5, 2, False, True, "支部工作条例 第十条: a committee member makes it a committee, of 3 to 5"),
+    (5, 3, False, False, "支部工作条例 第十条: a small branch may still elect a committee of 3"),
+]
+
+
+@pytest.mark.parametrize(
+    ("full", "size", "officers_only", "flagged", "article"),
+    OFFICERS_TABLE,
+    ids=[r[4] for r in OFFICERS_TABLE],
+)
+def test_committee_size_only_for_real_committees(full, size, officers_only, flagged, article):
+    flags = structure_flags(
+        org_type=B,
+        members=full,
+        full_members=full,
+        has_committee=True,
+        committee_size=size,
+        officers_only=officers_only,
+        on=dt.date(2024, 1, 1),
+    )
+    assert ("committee_size" in {f.code for f in flags}) is flagged, article
+
+
+def test_rule_label_names_the_rule():
+    with translation.override("zh-hans"):
+        assert rule_label("org.terms@2018") == "党组织委员会任期（2018 版）"
+        assert rule_label("org.terms@2018/local-2025-01-01+org7") == "党组织委员会任期（2018 版，含本地规定）"
+        assert rule_label("no.such@1") == "no.such@1"

@@ -106,15 +106,15 @@ def test_rename_refuses_empty_name_and_outside_scope(tree, district_manager):
     assert not OrgEvent.objects.filter(kind=OrgEvent.Kind.RENAME).exists()
 
 
-def test_update_records_changes_and_refuses_other_fields(tree, secretary_a):
-    services.org_update(actor=secretary_a, org=tree.branch_a, address="示范市东城区1号")
+def test_update_records_changes_and_refuses_other_fields(tree, district_manager):
+    services.org_update(actor=district_manager, org=tree.branch_a, address="示范市东城区1号")
     assert fresh(tree.branch_a).address == "示范市东城区1号"
     assert (
         tree.branch_a.events.get(kind=OrgEvent.Kind.UPDATE).details["changes"]["address"][1]
         == "示范市东城区1号"
     )
     with pytest.raises(ValidationError):
-        services.org_update(actor=secretary_a, org=tree.branch_a, name="改名走另一条路")
+        services.org_update(actor=district_manager, org=tree.branch_a, name="改名走另一条路")
 
 
 # Dissolve
@@ -313,10 +313,10 @@ def test_merge_refusals(tree, org_manager, district_manager):
 # Committee terms
 
 
-def test_committee_term_uses_sector_rule(tree, secretary_a, member_factory):
+def test_committee_term_uses_sector_rule(tree, district_manager, member_factory):
     sec, dep = member_factory(tree.branch_a), member_factory(tree.branch_a)
     term = services.committee_term_start(
-        actor=secretary_a,
+        actor=district_manager,
         org=tree.branch_a,  # sector community → 5 years
         start_date=DAY,
         positions=[(CommitteePosition.Title.SECRETARY, sec), (CommitteePosition.Title.DEPUTY_SECRETARY, dep)],
@@ -324,7 +324,7 @@ def test_committee_term_uses_sector_rule(tree, secretary_a, member_factory):
     assert (term.term_years, term.rule_ref) == (5, "org.terms@2018")
     assert term.planned_end == dt.date(2029, 3, 1)
     again = services.committee_term_start(
-        actor=secretary_a, org=tree.branch_a, start_date=dt.date(2025, 1, 1),
+        actor=district_manager, org=tree.branch_a, start_date=dt.date(2025, 1, 1),
         positions=[(CommitteePosition.Title.SECRETARY, dep)], term_years=3,
     )  # fmt: skip
     term.refresh_from_db()
@@ -333,22 +333,22 @@ def test_committee_term_uses_sector_rule(tree, secretary_a, member_factory):
     assert AuditEntry.objects.filter(action="committee.elected").count() == 2
 
 
-def test_committee_term_refusals(tree, secretary_a, member_factory):
+def test_committee_term_refusals(tree, district_manager, member_factory):
     sec, stranger = member_factory(tree.branch_a), member_factory(tree.branch_b)
     S = CommitteePosition.Title.SECRETARY
     with pytest.raises(ValidationError):  # no secretary
         services.committee_term_start(
-            actor=secretary_a,
+            actor=district_manager,
             org=tree.branch_a,
             start_date=DAY,
             positions=[(CommitteePosition.Title.MEMBER, sec)],
         )
     with pytest.raises(ValidationError):  # not a member of the branch
         services.committee_term_start(
-            actor=secretary_a, org=tree.branch_a, start_date=DAY, positions=[(S, stranger)]
+            actor=district_manager, org=tree.branch_a, start_date=DAY, positions=[(S, stranger)]
         )
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied):  # outside the district manager's subtree
         services.committee_term_start(
-            actor=secretary_a, org=tree.branch_b, start_date=DAY, positions=[(S, stranger)]
+            actor=district_manager, org=tree.branch_b, start_date=DAY, positions=[(S, stranger)]
         )
     assert not CommitteeTerm.objects.exists()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 
 class ComplexityValidator:
@@ -21,3 +23,18 @@ class ComplexityValidator:
         return _(
             "Your password must contain at least three of: lower-case letters, upper-case letters, digits and symbols."
         )
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    """Django's length rule, with its refusal worded so that it reaches Chinese users in Chinese.
+
+    Django 5.2 words the message with ``%d`` while its zh_Hans catalogue still translates the older
+    ``%(min_length)d`` wording, so the stock validator answers a Chinese user in English.
+    """
+
+    def get_error_message(self) -> str:
+        return ngettext(
+            "This password is too short. It must contain at least %(min_length)d character.",
+            "This password is too short. It must contain at least %(min_length)d characters.",
+            self.min_length,
+        ) % {"min_length": self.min_length}

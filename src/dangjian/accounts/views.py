@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from dangjian.accounts import services
+from dangjian.accounts.audit_display import describe_changes
 from dangjian.accounts.forms import AppointForm, AuditFilterForm, PasswordChangeForm, RoleFilterForm
 from dangjian.accounts.models import RoleAssignment
 from dangjian.core.models import AuditEntry
@@ -32,6 +33,10 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "token.issued": gettext_lazy("API token issued"),
     "role.appointed": gettext_lazy("Role appointed"),
     "role.revoked": gettext_lazy("Role revoked"),
+    "account.opened": gettext_lazy("Login opened"),
+    "account.reopened": gettext_lazy("Login opened again"),
+    "account.closed": gettext_lazy("Login closed"),
+    "account.password_reset": gettext_lazy("Password reset by an officer"),
     "org.founded": gettext_lazy("Organisation founded"),
     "org.updated": gettext_lazy("Organisation details changed"),
     "org.renamed": gettext_lazy("Organisation renamed"),
@@ -44,10 +49,17 @@ AUDIT_ACTIONS: dict[str, Any] = {
     "member.created": gettext_lazy("Member added"),
     "member.updated": gettext_lazy("Member changed"),
     "member.status_changed": gettext_lazy("Member status changed"),
+    "member.account_opened": gettext_lazy("Member's login opened"),
+    "member.account_closed": gettext_lazy("Member's login closed"),
+    "member.account_password_reset": gettext_lazy("Member's password reset"),
     "members.moved": gettext_lazy("Members moved"),
+    "members.regrouped": gettext_lazy("Members moved to another party group"),
     "members.imported": gettext_lazy("Members imported"),
     "members.exported": gettext_lazy("Members exported"),
     "pii.revealed": gettext_lazy("Personal data revealed"),
+    "rule.override_set": gettext_lazy("Local rule set"),
+    "rule.override_ended": gettext_lazy("Local rule ended"),
+    "alert.dismissed": gettext_lazy("Alert dismissed"),
 }
 PAGE_SIZE = 50
 
@@ -177,7 +189,8 @@ def audit(request: HttpRequest) -> HttpResponse:
     qs = qs.select_related("actor", "org", "content_type").order_by("-time", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page.object_list:
-        entry.action_label = AUDIT_ACTIONS.get(entry.action, "")
+        entry.action_label = AUDIT_ACTIONS.get(entry.action, entry.action)
+    describe_changes(page.object_list)  # "field: old → new" with labels, not raw JSON
     return render(
         request,
         "core/audit_log.html",

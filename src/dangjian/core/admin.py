@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dangjian.core.models import AuditEntry, Job, RuleOverride
+from dangjian.core.models import Alert, AuditEntry, Job, Notification, RuleOverride
 
 
 @admin.register(AuditEntry)
@@ -19,3 +19,18 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 admin.site.register(Job)
 admin.site.register(RuleOverride)
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["kind", "severity", "status", "org", "due_date", "created_at"]
+    list_filter = ["kind", "severity", "status"]
+    search_fields = ["message", "dedupe_key"]
+    raw_id_fields = ["org", "member", "dismissed_by"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "title", "kind", "created_at", "read_at"]
+    list_filter = ["kind"]
+    raw_id_fields = ["user"]

@@ -1,6 +1,9 @@
-"""Plumbing tables every app uses: the audit log, background jobs and local rule overrides."""
+"""Plumbing tables every app uses: the audit log, background jobs, local rule overrides, alerts and
+notifications."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -97,9 +100,18 @@ class Job(models.Model):
 
 
 class RuleOverride(models.Model):
-    """An organisation's local version of a national rule, in force for its subtree from a date."""
+    """An organisation's local version of a national rule, in force for its subtree from a date.
+
+    Overrides are never edited or deleted: a change is a new row from a later date, and ending an
+    override is a row of kind ``end`` (from its date the values above the organisation apply again).
+    """
+
+    class Kind(models.TextChoices):
+        SET = "set", _("Local values")
+        END = "end", _("Back to the national rule")
 
     key = models.CharField(_("rule"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.SET)
     org = models.ForeignKey("orgs.Organization", verbose_name=_("organization"), on_delete=models.CASCADE)
     effective_from = models.DateField(_("effective from"))
     params = models.JSONField(_("parameters"))
@@ -127,3 +139,159 @@ class RuleOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} @ {self.org} from {self.effective_from}"
+
+    @property
+    def is_end(self) -> bool:
+        return self.kind == self.Kind.END
+
+
+class AlertQuerySet(RestrictedQuerySet):
+    def open(self) -> AlertQuerySet:
+        return self.filter(status=Alert.Status.OPEN)
+
+    def by_severity(self) -> AlertQuerySet:
+        """Most severe first, then the earliest due date (undated last), then the oldest."""
+        rank = models.Case(
+            *(models.When(severity=s, then=models.Value(i)) for i, s in enumerate(Alert.SEVERITY_ORDER)),
+            default=models.Value(len(Alert.SEVERITY_ORDER)),
+        )
+        return self.annotate(severity_rank=rank).order_by(
+            "severity_rank", models.F("due_date").asc(nulls_last=True), "created_at", "id"
+        )
+
+
+class Alert(models.Model):
+    """A condition someone must act on (a talk overdue, a letter expiring), raised by a periodic check.
+
+    Alerts are produced, not typed in: ``core.alerts.alerts_refresh`` asks every registered producer
+    which alerts should be open on a date, opens the new ones and resolves those no longer produced.
+    ``dedupe_key`` identifies the condition (``<kind>:<what>``), so a refresh never opens it twice.
+    """
+
+    class Severity(models.TextChoices):
+        INFO = "info", _("Information")
+        WARNING = "warning", _("Warning")
+        DANGER = "danger", _("Urgent")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    SEVERITY_ORDER = (Severity.DANGER, Severity.WARNING, Severity.INFO)
+
+    # Scoped by the organisation path copied when the alert is written (like the audit log).
+    scope_path_field = "org_path"
+    scope_org_field = "org"
+
+    kind = models.CharField(_("kind"), max_length=64, db_index=True)
+    severity = models.CharField(
+        _("severity"), max_length=8, choices=Severity.choices, default=Severity.WARNING
+    )
+    org = models.ForeignKey("orgs.Organization", verbose_name=_("organization"), on_delete=models.CASCADE)
+    org_path = models.CharField(_("organization path"), max_length=255, db_index=True, editable=False)
+    subject_type = models.ForeignKey(
+        ContentType, verbose_name=_("object type"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    subject_id = models.CharField(_("object id"), max_length=64, blank=True)
+    subject_repr = models.CharField(_("object"), max_length=200, blank=True)
+    member = models.ForeignKey(
+        "members.Member",
+        verbose_name=_("member"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    message = models.TextField(_("message"))
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    rule_ref = models.CharField(_("rule"), max_length=120, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    dedupe_key = models.CharField(_("condition key"), max_length=200)
+    created_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # When the condition stopped (for a dismissed alert too: from then on it may be raised again).
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("dismissed at"), null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("dismissed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    dismiss_reason = models.CharField(_("reason for dismissing"), max_length=200, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["org_path", "status"], name="core_alert_path_status")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=models.Q(status="open"),
+                name="core_alert_one_open_per_key",
+                violation_error_message=_("This alert is already open."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.message[:80]}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.org_id and not self.org_path:
+            self.org_path = self.org.path
+        super().save(*args, **kwargs)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+
+class Notification(models.Model):
+    """A message to one user (a greeting, a reminder), shown in the top bar and on the phone home page."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    kind = models.CharField(_("kind"), max_length=64, blank=True)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"), blank=True)
+    url = models.CharField(_("link"), max_length=300, blank=True)
+    # Sending the same reminder twice is a no-op: (user, dedupe_key) is unique when the key is set.
+    dedupe_key = models.CharField(_("condition key"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True, db_index=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    # A user's own messages: only the addressee sees them, whatever their role.
+    scope_owner_field = "user"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="core_notification_unread")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "dedupe_key"],
+                condition=~models.Q(dedupe_key=""),
+                name="core_notification_once_per_key",
+                violation_error_message=_("This notification was already sent."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.title}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

@@ -5,6 +5,17 @@ A ``RoleAssignment(user, org, role)`` grants a role on an organisation **and its
 ``Model.objects.restrict(user, action)``; object lookups use the restricted queryset, so a forbidden
 object and a missing one both answer 404. After a write, ``ensure_in_scope`` re-checks inside the
 transaction that the object is still within the actor's scope.
+
+``PERMISSIONS`` (role → action → scope kind; a missing action is refused):
+
+- admin: every action on the whole system (ALL).
+- org_manager: every action on the subtree (SUBTREE), including ``manage_org`` (found, rename, change
+  type, move, merge, dissolve, edit details, record committee elections) and ``manage_roles``.
+- secretary: view, add, change and reveal on the subtree: the branch's members and their records,
+  but not ``manage_org`` on the branch itself.
+- committee_member: view, add and change on the subtree (no reveal, no ``manage_org``).
+- auditor: view and audit on the subtree.
+- member, resident: view of their own rows only (SELF, ``Model.scope_self_q``).
 """
 
 from __future__ import annotations
@@ -39,6 +50,12 @@ class Action(models.TextChoices):
     REVEAL = "reveal", _("Reveal personal data")
     MANAGE_ROLES = "manage_roles", _("Appoint roles")
     AUDIT = "audit", _("Read the audit log")
+    # Set local values of overridable national rules for the subtree (org managers; core.rulebook).
+    MANAGE_RULES = "manage_rules", _("Set local rules")
+    # Restructure the tree: found, rename, change type, move, merge, dissolve, edit an organisation's
+    # details, record its committee elections. Org managers only: a branch's own officers run its
+    # members (add/change) but do not reshape or re-elect the branch themselves.
+    MANAGE_ORG = "manage_org", _("Manage organisations")
 
 
 _PATH_ALPHABET = MP_Node.alphabet  # the characters of materialized paths (treebeard)

@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY as huey  # noqa: N811  (the project-wide instance)
 from huey.contrib.djhuey import db_periodic_task
 
-__all__ = ["huey", "purge_job_files"]
+__all__ = ["alerts_daily", "huey", "purge_job_files"]
 
 
 @db_periodic_task(crontab(hour="3", minute="17"))
@@ -15,3 +15,18 @@ def purge_job_files() -> int:
     from dangjian.core.jobs import job_files_purge
 
     return job_files_purge()
+
+
+@db_periodic_task(crontab(hour="2", minute="0"))
+def alerts_daily() -> dict[str, int]:
+    """Daily at 02:00: raise, update and resolve alerts, and send the day's reminders (core/alerts.py)."""
+    from dangjian.core.alerts import alerts_refresh
+
+    result = alerts_refresh()
+    return {
+        "created": result.created,
+        "updated": result.updated,
+        "resolved": result.resolved,
+        "notified": result.notified,
+        "failed": len(result.failed),
+    }

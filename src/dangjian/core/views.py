@@ -40,3 +40,19 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
         body = {"error": {"code": "not_found", "message": _("Not found."), "fields": {}}}
         return JsonResponse(body, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: the API's error envelope under /api/, the site's page elsewhere."""
+    if request.path.startswith("/api/"):
+        body = {
+            "error": {
+                "code": "server_error",
+                "message": _(
+                    "Something went wrong on our side; the error was logged. Please try again later."
+                ),
+                "fields": {},
+            }
+        }
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

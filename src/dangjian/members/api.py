@@ -1,15 +1,18 @@
-"""Member register endpoints: list with filters, create, retrieve, update, reveal personal data."""
+"""Member register endpoints: list with filters, create, retrieve, update, reveal personal data, the login."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from dangjian.core.api import ScopedModelViewSet
 from dangjian.members import selectors, services
+from dangjian.members.choices import MemberStatus
 from dangjian.members.models import Member, MemberStatusChange
 from dangjian.orgs.models import Organization
 
@@ -43,6 +46,15 @@ class MemberSerializer(serializers.ModelSerializer):
         return obj.party_standing_years()
 
     def to_internal_value(self, data):  # validation is MemberForm's, shared with pages and imports
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError(
+                {"non_field_errors": [_("Send a JSON object with the member's fields.")]}
+            )
+        not_scalar = [k for k, v in data.items() if not isinstance(v, str | int | float | bool | type(None))]
+        if not_scalar:
+            raise serializers.ValidationError(
+                {k: [_("Expected a single value.")] for k in sorted(not_scalar)}
+            )
         unknown = (
             set(data)
             - set(WRITE_FIELDS)
@@ -60,6 +72,34 @@ class StatusChangeSerializer(serializers.ModelSerializer):
         fields = ["id", "from_status", "to_status", "date", "reason", "recorded_at"]
 
 
+class StatusChangeRequestSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=MemberStatus.choices, label=_("status"))
+    date = serializers.DateField(label=_("date"))
+    reason = serializers.CharField(label=_("reason"), max_length=2000)
+
+
+class AccountSerializer(serializers.Serializer):
+    """A member's login as the API shows it (never the password)."""
+
+    username = serializers.CharField(read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+    last_login = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class AccountOpenSerializer(serializers.Serializer):
+    # Only shape here: the username and password rules are the service's, shared with the pages.
+    username = serializers.CharField(label=_("username"), max_length=150)
+    password = serializers.CharField(
+        label=_("password"), max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        label=_("password"), max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    )
+
+
 _FILTERS = [
     OpenApiParameter(
         "org", int, description="organisation id; includes its subtree unless descendants=false"
@@ -75,7 +115,7 @@ _FILTERS = [
 ]
 
 
-@extend_schema(parameters=_FILTERS)
+@extend_schema_view(list=extend_schema(parameters=_FILTERS))  # the filters are the list's, not every route's
 class MemberViewSet(ScopedModelViewSet):
     """The member register, restricted to the user's part of the tree."""
 
@@ -104,6 +144,17 @@ class MemberViewSet(ScopedModelViewSet):
         member = self.get_object()
         return Response(StatusChangeSerializer(member.status_changes.all(), many=True).data)
 
+    @extend_schema(request=StatusChangeRequestSerializer, responses={201: StatusChangeSerializer})
+    @history.mapping.post
+    def change_status(self, request, pk=None):
+        """Record a status change (suspended, left, deceased, ...) with its date and reason."""
+        member = self.get_object()
+        self.check_object_write(member)
+        ser = StatusChangeRequestSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        services.member_change_status(actor=request.user, member=member, **ser.validated_data)
+        return Response(StatusChangeSerializer(member.status_changes.first()).data, status=201)
+
     @extend_schema(
         request=inline_serializer(
             "RevealRequest", {"field": serializers.ChoiceField(["id_number", "phone"])}
@@ -118,7 +169,50 @@ class MemberViewSet(ScopedModelViewSet):
     def reveal(self, request, pk=None):
         """Reveal the unmasked ID or phone number (audited; only roles that may reveal)."""
         member = self.get_object()
-        field = request.data.get("field", "")
+        field = request.data.get("field", "") if isinstance(request.data, Mapping) else ""
         return Response(
             {"field": field, "value": services.member_reveal(actor=request.user, member=member, field=field)}
         )
+
+    def _member_to_change(self) -> Member:
+        member = self.get_object()  # 404 outside the scope
+        self.check_object_write(member)  # 403 for read-only roles
+        return member
+
+    @extend_schema(methods=["GET"], responses={200: AccountSerializer})
+    @extend_schema(methods=["POST"], request=AccountOpenSerializer, responses={201: AccountSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def account(self, request, pk=None):
+        """GET: the member's login (404 when they have none). POST: open (开通) a login for the member —
+        or reopen their closed one — with a username and a password (the password rules apply)."""
+        if request.method == "GET":
+            member = self.get_object()
+            if member.user is None:
+                raise exceptions.NotFound()
+            return Response(AccountSerializer(member.user).data)
+        member = self._member_to_change()
+        body = AccountOpenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        member = services.member_account_open(actor=request.user, member=member, **body.validated_data)
+        return Response(AccountSerializer(member.user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @account.mapping.delete
+    def account_close(self, request, pk=None):
+        """Close (停用) the member's login: it can no longer log in or use its token. Closing a closed
+        login changes nothing; a member without a login answers 404."""
+        member = self._member_to_change()
+        if member.user is None:
+            raise exceptions.NotFound()
+        services.member_account_close(actor=request.user, member=member)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=PasswordResetSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="account/password", url_name="account-password")
+    def account_password(self, request, pk=None):
+        """Set a new password on the member's login (重置密码)."""
+        member = self._member_to_change()
+        body = PasswordResetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.member_account_reset_password(actor=request.user, member=member, **body.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)

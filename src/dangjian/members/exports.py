@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
@@ -117,7 +117,7 @@ def member_export(*, actor: Any, params: dict[str, Any], progress: Any = None) -
     ws.freeze_panes = "B2"
     widths = {"公民身份号码": 22, "工作单位": 24, "居住地址": 30, "所在支部": 24}
     ws.append(xl.header_cells(ws, _headers(), widths=widths))
-    today = dt.date.today()
+    today = timezone.localdate()
     paths: set[str] = set()
     for i, member in enumerate(qs.iterator(chunk_size=2000), start=1):
         ws.append(xl.safe_row(ws, _row(member, reveal, today)))

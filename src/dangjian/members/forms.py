@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
@@ -104,9 +104,11 @@ class MemberForm(forms.ModelForm):
                 else:
                     self.add_error(field, _("This field is required."))
         birth, join, full = data.get("birth_date"), data.get("join_date"), data.get("full_date")
-        today = dt.date.today()
+        today = timezone.localdate()
         if join and join > today:
             self.add_error("join_date", _("The joining date cannot be in the future."))
+        if birth and join and join <= birth and "join_date" not in self.errors:
+            self.add_error("join_date", _("The joining date must be after the birth date."))
         if birth and join and "join_date" not in self.errors:
             age_at_join = join.year - birth.year - ((join.month, join.day) < (birth.month, birth.day))
             if age_at_join < MIN_JOIN_AGE:

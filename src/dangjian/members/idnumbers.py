@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -28,6 +29,53 @@ def normalize_digits(value: str) -> str:
     return re.sub(r"\s+", "", str(value).translate(_FULLWIDTH))
 
 
+# GB/T 2260 province-level codes (the first two digits of a region code).
+_PROVINCES = frozenset(
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    ]
+)
+
+
+def _region_valid(number: str) -> bool:
+    # A real region code names a province; only Taiwan, Hong Kong and Macao use a bare province code.
+    province = number[:2]
+    return province in _PROVINCES and (number[2:6] != "0000" or province in ("71", "81", "82"))
+
+
 def check_digit(first17: str) -> str:
     return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
@@ -45,15 +93,21 @@ def parse_id_number(value: str) -> IdInfo:
         raise ValidationError(
             _("An ID number has 18 characters; this one has %(n)d.") % {"n": len(number)}, code="length"
         )
-    if not re.fullmatch(r"\d{17}[\dX]", number):
+    # ASCII digits only: \d would also accept other scripts' digits, which would slip past the
+    # blind index's uniqueness as a "different" number.
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise ValidationError(_("An ID number is 17 digits followed by a digit or X."), code="format")
+    if not _region_valid(number):
+        raise ValidationError(
+            _("The first six digits of the ID number are not a valid region code."), code="region"
+        )
     try:
         birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         raise ValidationError(
             _("The birth date inside the ID number is not a real date."), code="birth_date"
         ) from None
-    if birth.year < 1900 or birth > dt.date.today():
+    if birth.year < 1900 or birth > timezone.localdate():
         raise ValidationError(_("The birth date inside the ID number is not plausible."), code="birth_date")
     expected = check_digit(number[:17])
     if number[17] != expected:

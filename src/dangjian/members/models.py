@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dangjian.core import crypto
@@ -57,8 +59,22 @@ class Member(models.Model):
     position = models.CharField(_("job title"), max_length=50, blank=True)
     native_place = models.CharField(_("native place"), max_length=50, blank=True)
     address = models.CharField(_("residence address"), max_length=200, blank=True)
-    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
-    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    latitude = models.DecimalField(
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
     join_date = models.DateField(_("date joined the Party"))
     full_date = models.DateField(_("date became a full member"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=MemberStatus.choices, db_index=True)
@@ -145,7 +161,7 @@ class Member(models.Model):
         return crypto.decrypt(self.phone_encrypted)
 
     def age(self, on: dt.date | None = None) -> int:
-        on = on or dt.date.today()
+        on = on or timezone.localdate()
         return (
             on.year
             - self.birth_date.year
@@ -156,7 +172,7 @@ class Member(models.Model):
         """党龄: whole years since becoming a full member (党章 §7: counted from the date of 转正)."""
         if not self.full_date:
             return None
-        on = on or dt.date.today()
+        on = on or timezone.localdate()
         years = (
             on.year - self.full_date.year - ((on.month, on.day) < (self.full_date.month, self.full_date.day))
         )

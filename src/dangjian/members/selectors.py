@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.db.models import BooleanField, Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
 
 from dangjian.core.scoping import path_prefix_q
 from dangjian.members.choices import CURRENT_STATUSES, HAN, HIGHER_EDUCATION, MemberStatus
@@ -18,6 +20,23 @@ STANDING_BANDS = [(0, 5), (6, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, 
 
 # The member-list filters, shared by the page, the API and the export (see member_filter).
 FILTER_KEYS = ("org", "descendants", "status", "gender", "education", "age_min", "age_max", "join_year", "q")
+
+
+MAX_AGE = 150
+FOUNDING_YEAR = 1921  # nobody joined the Party before it was founded
+_INT_RE = re.compile(r"[0-9]{1,19}")
+
+
+def bounded_int(value: Any, lo: int, hi: int, *, clamp: bool = False) -> int | None:
+    """A query parameter as an int within [lo, hi]: None when absent or not a plain ASCII number;
+    out of range → None, or the nearest bound with ``clamp``."""
+    text = str(value).strip() if value is not None else ""
+    if not _INT_RE.fullmatch(text):
+        return None
+    number = int(text)
+    if lo <= number <= hi:
+        return number
+    return min(max(number, lo), hi) if clamp else None
 
 
 def current_member_count(org: Any) -> int:
@@ -41,7 +60,8 @@ def member_filter(
     org_id = params.get("org")
     if org_id not in (None, ""):
         orgs = visible_orgs if visible_orgs is not None else Organization.objects.all()
-        org = orgs.filter(pk=org_id).only("path").first() if str(org_id).isdigit() else None
+        pk = bounded_int(org_id, 1, 2**62)
+        org = orgs.filter(pk=pk).only("path").first() if pk is not None else None
         if org is None:
             return qs.none()
         if str(params.get("descendants", "true")).lower() in ("false", "0", "no"):
@@ -53,13 +73,17 @@ def member_filter(
         if value:
             values = [v for v in str(value).split(",") if v]
             qs = qs.filter(**{f"{key}__in": values})
-    today = dt.date.today()
-    if str(params.get("age_min", "")).isdigit():
-        qs = qs.filter(birth_date__lte=_years_before(today, int(params["age_min"])))
-    if str(params.get("age_max", "")).isdigit():
-        qs = qs.filter(birth_date__gt=_years_before(today, int(params["age_max"]) + 1))
-    if str(params.get("join_year", "")).isdigit():
-        qs = qs.filter(join_date__year=int(params["join_year"]))
+    today = timezone.localdate()
+    # Out-of-range numbers are clamped to what can exist rather than failing (an age of 9999 is 150).
+    age_min = bounded_int(params.get("age_min"), 0, MAX_AGE, clamp=True)
+    if age_min is not None:
+        qs = qs.filter(birth_date__lte=_years_before(today, age_min))
+    age_max = bounded_int(params.get("age_max"), 0, MAX_AGE, clamp=True)
+    if age_max is not None:
+        qs = qs.filter(birth_date__gt=_years_before(today, age_max + 1))
+    join_year = bounded_int(params.get("join_year"), FOUNDING_YEAR, today.year, clamp=True)
+    if join_year is not None:
+        qs = qs.filter(join_date__year=join_year)
     q = (params.get("q") or "").strip()
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(work_unit__icontains=q) | Q(id_number_masked__startswith=q))
@@ -91,7 +115,7 @@ def subtree_member_stats(
     A party group holds no relations of its own (members belong to the branch): for a group, pass
     ``group_id`` to count the branch's members assigned to it.
     """
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     base = Member.objects.filter(path_prefix_q("org_path", path))
     if group_id is not None:
         base = Member.objects.filter(group_id=group_id)

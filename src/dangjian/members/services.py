@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from dangjian.accounts import services as account_services
 from dangjian.core.audit import audit_log
-from dangjian.core.scoping import can, ensure_in_scope
-from dangjian.members.choices import MemberStatus
+from dangjian.core.scoping import Role, can, ensure_in_scope
+from dangjian.members.choices import CURRENT_STATUSES, MemberStatus
 from dangjian.members.forms import MemberForm
 from dangjian.members.models import Member, MemberStatusChange
 
@@ -34,6 +35,15 @@ def member_build(*, cleaned: dict[str, Any]) -> Member:
     return member
 
 
+def _member_role_follow(*, user: Any, org: Any) -> None:
+    """Move a member's own ``member`` role to their new branch when their relation moves."""
+    from dangjian.accounts.models import RoleAssignment
+    from dangjian.core.scoping import Role, clear_role_cache
+
+    RoleAssignment.objects.filter(user=user, role=Role.MEMBER, active=True).update(org=org)
+    clear_role_cache(user)
+
+
 def member_create(*, actor: Any, data: dict[str, Any], reason: str = "") -> Member:
     """Add a member to the register from raw form or API data."""
     cleaned = _validated(MemberForm(data, actor=actor))
@@ -41,7 +51,14 @@ def member_create(*, actor: Any, data: dict[str, Any], reason: str = "") -> Memb
         raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
     with transaction.atomic():
         member = member_build(cleaned=cleaned)
-        member.save()
+        try:
+            with transaction.atomic():
+                member.save()
+        except IntegrityError:
+            # Another request registered the same ID number between the check and the insert.
+            raise ValidationError(
+                {"id_number": [_("A member with this ID number is already in the register.")]}
+            ) from None
         MemberStatusChange.objects.create(
             member=member,
             from_status="",
@@ -59,12 +76,24 @@ def member_create(*, actor: Any, data: dict[str, Any], reason: str = "") -> Memb
 
 def member_update(*, actor: Any, member: Member, data: dict[str, Any], reason: str = "") -> Member:
     """Change a member's details; a status change is recorded in the status history."""
+    if "status" in data and data["status"] != member.status:
+        # A status change needs its own date and reason for the history (member_change_status).
+        raise ValidationError(
+            {
+                "status": _(
+                    "Change the status with the status change action, which records its date and reason."
+                )
+            }
+        )
+    old_org_id = member.org_id  # before the form: validating a ModelForm updates its instance
     initial = {f: getattr(member, f) for f in MemberForm.Meta.fields}
     initial["org"], initial["group"] = member.org_id, member.group_id
     merged = {**{k: v for k, v in initial.items() if v is not None}, **data}
     form = MemberForm(merged, instance=member, actor=actor)
     cleaned = _validated(form)
-    old_status = Member.objects.filter(pk=member.pk).values_list("status", flat=True).get()
+    old_id_index, old_phone_index = (
+        Member.objects.filter(pk=member.pk).values_list("id_number_index", "phone_index").get()
+    )
     with transaction.atomic():
         before = {f: str(initial.get(f)) for f in AUDITED_FIELDS}
         member = form.save(commit=False)
@@ -74,19 +103,16 @@ def member_update(*, actor: Any, member: Member, data: dict[str, Any], reason: s
         if "phone" in data:
             member.set_phone(cleaned.get("phone") or "")
         member.save()
-        if member.status != old_status:
-            MemberStatusChange.objects.create(
-                member=member,
-                from_status=old_status,
-                to_status=member.status,
-                date=dt.date.today(),
-                reason=reason,
-                actor=actor,
-            )
+        if member.org_id != old_org_id and member.user_id:
+            # The member's own login follows the relation to the new branch.
+            _member_role_follow(user=member.user, org=member.org)
         after = {f: str(getattr(member, f"{f}_id" if f in ("org", "group") else f)) for f in AUDITED_FIELDS}
         changes = {k: [before[k], after[k]] for k in AUDITED_FIELDS if before[k] != after[k]}
-        if cleaned.get("id_number"):
+        # Personal numbers are never written to the log, only that they changed.
+        if member.id_number_index != old_id_index:
             changes["id_number"] = ["***", "***"]
+        if member.phone_index != old_phone_index:
+            changes["phone"] = ["***", "***"]
         audit_log(actor=actor, action="member.updated", obj=member, changes=changes)
         ensure_in_scope(actor, member, "change")
     return member
@@ -119,6 +145,110 @@ def member_change_status(*, actor: Any, member: Member, status: str, date: dt.da
             obj=member,
             changes={"status": [old, status], "date": date},
         )
+        _close_login_of_former_member(actor=actor, member=member)
+    return member
+
+
+# --- the member's login ------------------------------------------------------------------------------
+
+
+def _close_login_of_former_member(*, actor: Any, member: Member) -> None:
+    """A member who left, died, was suspended or became historical keeps no login (same transaction).
+
+    The status change itself is the decision (recorded and audited by the caller), so the login closes
+    even when it also carries an officer's role the actor could not otherwise touch: a person outside
+    the Party holds no party office.
+    """
+    if member.status in CURRENT_STATUSES or member.user is None or not member.user.is_active:
+        return
+    account_services.account_close(actor=actor, user=member.user, org=member.org, check_roles=False)
+    audit_log(
+        actor=actor,
+        action="member.account_closed",
+        obj=member,
+        changes={"username": member.user.username, "because": "status", "status": member.status},
+    )
+
+
+def member_account_open(*, actor: Any, member: Member, username: str, password: str) -> Member:
+    """Open (开通) a login for a current member: a User named after them, with the member role on their branch.
+
+    A member whose login was closed gets the same login back (its history stays on one row).
+    """
+    if not can(actor, "change", member.org):
+        raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
+    if member.status not in CURRENT_STATUSES:
+        raise ValidationError(
+            _(
+                "Only current members (probationary, full or flowing) can have a login; this member is “%(status)s”."
+            )
+            % {"status": member.get_status_display()}
+        )
+    existing = member.user
+    if existing is not None and existing.is_active:
+        raise ValidationError(
+            _("This member already has a login (%(username)s).") % {"username": existing.username}
+        )
+    with transaction.atomic():
+        user = account_services.account_open(
+            actor=actor,
+            org=member.org,
+            role=Role.MEMBER,
+            username=username,
+            password=password,
+            full_name=member.name,
+            user=existing,
+        )
+        if member.user_id != user.pk:
+            member.user = user
+            member.save(update_fields=["user", "updated_at"])
+        audit_log(
+            actor=actor,
+            action="member.account_opened",
+            obj=member,
+            changes={"username": user.username, "reopened": existing is not None},
+        )
+        ensure_in_scope(actor, member, "change")
+    return member
+
+
+def _login_of(member: Member) -> Any:
+    if member.user is None:
+        raise ValidationError(_("This member has no login."))
+    return member.user
+
+
+def member_account_close(*, actor: Any, member: Member) -> Member:
+    """Close (停用) the member's login; the link stays, so the login's history still names the member.
+
+    Closing a login that is already closed changes nothing and writes nothing.
+    """
+    if not can(actor, "change", member.org):
+        raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
+    user = _login_of(member)
+    if not user.is_active:
+        return member
+    with transaction.atomic():
+        account_services.account_close(actor=actor, user=user, org=member.org)
+        audit_log(
+            actor=actor, action="member.account_closed", obj=member, changes={"username": user.username}
+        )
+    return member
+
+
+def member_account_reset_password(*, actor: Any, member: Member, password: str) -> Member:
+    """Set a new password on the member's login (重置密码), for a member who forgot theirs."""
+    if not can(actor, "change", member.org):
+        raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
+    user = _login_of(member)
+    with transaction.atomic():
+        account_services.account_password_reset(actor=actor, user=user, org=member.org, password=password)
+        audit_log(
+            actor=actor,
+            action="member.account_password_reset",
+            obj=member,
+            changes={"username": user.username},
+        )
     return member
 
 
@@ -137,10 +267,26 @@ def members_move_all(*, actor: Any, source: Any, target: Any, date: dt.date, rea
     """Move every member whose relation is with ``source`` to ``target`` (used when merging branches)."""
     with transaction.atomic():
         moved = Member.objects.filter(org=source).update(org=target, org_path=target.path, group=None)
+        # Their own logins follow them to the new branch.
+        from dangjian.accounts.models import RoleAssignment
+        from dangjian.core.scoping import Role
+
+        RoleAssignment.objects.filter(org=source, role=Role.MEMBER, active=True).update(org=target)
         audit_log(
             actor=actor,
             action="members.moved",
             obj=source,
             changes={"to": target, "count": moved, "date": date, "reason": reason},
         )
+    return moved
+
+
+def members_regroup(*, actor: Any, source: Any, target: Any) -> int:
+    """Reassign every member of party group ``source`` to group ``target`` (a group merge, orgs.services).
+
+    The caller checks that both groups belong to the same branch and that the actor may restructure it.
+    """
+    with transaction.atomic():
+        moved = Member.objects.filter(group=source).update(group=target)
+        audit_log(actor=actor, action="members.regrouped", obj=source, changes={"to": target, "count": moved})
     return moved

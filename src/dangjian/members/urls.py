@@ -11,6 +11,9 @@ urlpatterns: list = [
     path("<int:pk>/edit/", views.member_edit, name="edit"),
     path("<int:pk>/status/", views.member_status, name="status"),
     path("<int:pk>/reveal/", views.member_reveal, name="reveal"),
+    path("<int:pk>/account/open/", views.member_account_open, name="account_open"),
+    path("<int:pk>/account/password/", views.member_account_password, name="account_password"),
+    path("<int:pk>/account/close/", views.member_account_close, name="account_close"),
 ]
 
 # Import / export pages (members/io_views.py) and the progress pages of their jobs.

@@ -1,4 +1,5 @@
-"""Member register pages: the filterable list, the detail page, the create/edit and status forms.
+"""Member register pages: the filterable list, the detail page, the create/edit and status forms, and
+the member's login (open, reset the password, close).
 
 Thin views: every read goes through ``Member.objects.restrict`` and ``selectors.member_filter`` (the
 same filter the API and the xlsx export use), every write through ``members.services`` (which validate
@@ -15,6 +16,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -22,13 +24,16 @@ from django.forms.utils import ErrorDict, ErrorList
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from dangjian.accounts.services import login_change_refusal
 from dangjian.core.scoping import can, path_prefix_q
 from dangjian.members import selectors, services
-from dangjian.members.choices import Education, Gender, MemberStatus
+from dangjian.members.choices import CURRENT_STATUSES, Education, Gender, MemberStatus
 from dangjian.members.forms import MemberForm
 from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgType
@@ -69,7 +74,7 @@ def _optional_url(name: str) -> str | None:
 
 def days_to_anniversary(day: dt.date, today: dt.date | None = None) -> int:
     """Days until the next anniversary of ``day`` (0 today): the political birthday is the joining date."""
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     for year in (today.year, today.year + 1):
         try:
             next_day = day.replace(year=year)
@@ -107,7 +112,7 @@ def _filters(request: HttpRequest) -> dict[str, str]:
     elif get.get("filtered"):
         params["descendants"] = "false"
     for key in ("age_min", "age_max", "join_year"):
-        if key in params and not params[key].isdigit():
+        if key in params and selectors.bounded_int(params[key], 0, 10**9) is None:
             del params[key]
     return params
 
@@ -165,7 +170,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
     params = _filters(request)
     visible = Organization.objects.restrict(user, "view")
     selected = None
-    if params.get("org", "").isdigit():
+    if selectors.bounded_int(params.get("org"), 1, 2**62) is not None:
         selected = visible.filter(pk=params["org"]).first()
         if selected is None:  # an org outside the scope is treated as no org at all
             params.pop("org")
@@ -178,7 +183,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
         per_page = PAGE_SIZES[0]
     per_page = per_page if per_page in PAGE_SIZES else PAGE_SIZES[0]
     page = Paginator(qs, per_page).get_page(request.GET.get("page"))
-    today = dt.date.today()
+    today = timezone.localdate()
     rows = [
         {
             "member": m,
@@ -245,11 +250,12 @@ def _changeable_member(request: HttpRequest, pk: int) -> Member:
 @login_required
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
     member = _visible_member(request, pk)
-    today = dt.date.today()
+    today = timezone.localdate()
     history = member.status_changes.select_related("actor").order_by("-date", "-id")
     positions = member.committee_positions.select_related("term__org").order_by(
         "end_date", "-term__start_date"
     )
+    can_change = can(request.user, "change", member.org)
     context = {
         "member": member,
         "age": member.age(today),
@@ -258,9 +264,10 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "badge": STATUS_BADGES.get(member.status, "text-bg-secondary"),
         "history": history,
         "positions": positions,
-        "can_change": can(request.user, "change", member.org),
+        "can_change": can_change,
         "can_reveal": can(request.user, "reveal", member.org),
         "status_form": StatusChangeForm(member=member),
+        "account": _account_card(request.user, member) if can_change else None,
     }
     return render(request, "members/detail.html", context)
 
@@ -347,7 +354,7 @@ def member_create(request: HttpRequest) -> HttpResponse:
     else:
         initial: dict[str, Any] = {"status": MemberStatus.PROBATIONARY}
         org_id = request.GET.get("org", "")
-        if org_id.isdigit():
+        if selectors.bounded_int(org_id, 1, 2**62) is not None:
             initial["org"] = int(org_id)
         form = MemberForm(initial=initial, actor=user)
     for name in ("gender", "birth_date"):
@@ -401,7 +408,7 @@ class StatusChangeForm(forms.Form):
     )
 
     def __init__(self, *args: Any, member: Member, **kwargs: Any) -> None:
-        kwargs.setdefault("initial", {"date": dt.date.today()})
+        kwargs.setdefault("initial", {"date": timezone.localdate()})
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [
             ("", ""),
@@ -410,7 +417,7 @@ class StatusChangeForm(forms.Form):
 
     def clean_date(self) -> dt.date:
         date = self.cleaned_data["date"]
-        if date > dt.date.today():
+        if date > timezone.localdate():
             raise ValidationError(_("The date cannot be in the future."))
         return date
 
@@ -449,3 +456,157 @@ def member_status(request: HttpRequest, pk: int) -> HttpResponse:
             "history": member.status_changes.select_related("actor").order_by("-date", "-id"),
         },
     )
+
+
+# --- the member's login (登录账号) ---------------------------------------------------------------------
+
+
+def _account_card(user: Any, member: Member) -> dict[str, Any]:
+    """Which login actions the detail page offers, and why one is missing (shown instead of a button)."""
+    login = member.user
+    current = member.status in CURRENT_STATUSES
+    refusal = login_change_refusal(actor=user, user=login) if login is not None else None
+    return {
+        "can_open": current and (login is None or not login.is_active) and not refusal,
+        "can_reset": login is not None and login.is_active and not refusal,
+        "can_close": login is not None and login.is_active and not refusal,
+        "note": refusal
+        or (
+            None
+            if current
+            else _("Only current members can have a login: this member is “%(status)s”.")
+            % {"status": member.get_status_display()}
+        ),
+    }
+
+
+class AccountPasswordForm(forms.Form):
+    """A new password typed twice; its rules (AUTH_PASSWORD_VALIDATORS) are checked by the service."""
+
+    # Typed values come back on an error page, so nothing has to be typed twice over (never_cache).
+    password = forms.CharField(
+        label=_l("Password"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_l("Password again"),
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(render_value=True, attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set per request (the validators' texts in the request's language), before any bound field
+        # copies the help text.
+        self.fields["password"].help_text = password_validators_help_text_html()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("password") and data.get("password2") and data["password"] != data["password2"]:
+            self.add_error("password2", _("The two passwords differ."))
+        return data
+
+
+class AccountOpenForm(AccountPasswordForm):
+    username = forms.CharField(
+        label=_l("Username"),
+        max_length=150,
+        help_text=_l(
+            "What the member types to log in: letters, digits and @ . + - _ (for example a pinyin name)."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+    field_order = ["username", "password", "password2"]
+
+
+def _account_page(request: HttpRequest, member: Member, form: forms.Form, mode: str) -> HttpResponse:
+    return render(
+        request,
+        "members/account_form.html",
+        {"member": member, "form": _style(form), "mode": mode, "badge": STATUS_BADGES.get(member.status)},
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+def _add_errors(form: forms.Form, error: ValidationError | PermissionDenied) -> None:
+    if isinstance(error, PermissionDenied):
+        form.add_error(None, str(error))
+        return
+    if hasattr(error, "error_dict"):
+        for field, errs in error.message_dict.items():
+            for e in errs:
+                form.add_error(field if field in form.fields else None, e)
+    else:
+        for e in error.messages:
+            form.add_error(None, e)
+
+
+@never_cache
+@login_required
+def member_account_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """开通账号: a login for the member (or their closed login opened again)."""
+    member = _changeable_member(request, pk)
+    initial = {"username": member.user.username} if member.user else {}
+    form = AccountOpenForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.member_account_open(
+                actor=request.user,
+                member=member,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+            )
+        except (ValidationError, PermissionDenied) as error:
+            member.refresh_from_db()
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(name)s can now log in as %(username)s.")
+                % {"name": member.name, "username": member.user.username},
+            )
+            return redirect("members:detail", pk=member.pk)
+    return _account_page(request, member, form, "open")
+
+
+@never_cache
+@login_required
+def member_account_password(request: HttpRequest, pk: int) -> HttpResponse:
+    """重置密码: a new password for the member's login."""
+    member = _changeable_member(request, pk)
+    form = AccountPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.member_account_reset_password(
+                actor=request.user, member=member, password=form.cleaned_data["password"]
+            )
+        except (ValidationError, PermissionDenied) as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request, _("The password of %(username)s was reset.") % {"username": member.user.username}
+            )
+            return redirect("members:detail", pk=member.pk)
+    return _account_page(request, member, form, "password")
+
+
+@never_cache
+@login_required
+def member_account_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """停用账号: a confirmation page; the POST closes the login."""
+    member = _changeable_member(request, pk)
+    form = forms.Form(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        try:
+            services.member_account_close(actor=request.user, member=member)
+        except (ValidationError, PermissionDenied) as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request, _("The login %(username)s was closed.") % {"username": member.user.username}
+            )
+            return redirect("members:detail", pk=member.pk)
+    return _account_page(request, member, form, "close")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -48,6 +49,14 @@ class OrganizationDetailSerializer(OrganizationSerializer):
         return selectors.committee_summary(obj)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("parent", int, description="Only the direct sub-organisations of this one."),
+            OpenApiParameter("q", str, description="Search in names, or codes starting with it."),
+        ]
+    )
+)
 class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     """Organisations the user may see. ``?parent=`` lists one level; ``?q=`` searches names and codes."""
 
@@ -57,6 +66,15 @@ class OrganizationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scop
 
     def get_queryset(self):
         qs = super().get_queryset().order_by("path")
+        parent = self.request.query_params.get("parent")
+        if parent is not None and self.action == "list":
+            if not parent.isdigit():
+                raise exceptions.ValidationError({"parent": [_("Give the id of an organisation.")]})
+            # The parent must be visible too; the children are those of them the user may see.
+            top = qs.filter(pk=int(parent)).first()
+            if top is None:
+                return qs.none()
+            qs = qs.filter(path_prefix_q("path", top.path), depth=top.depth + 1)
         q = self.request.query_params.get("q")
         if q:
             qs = qs.filter(name__icontains=q) | qs.filter(code__istartswith=q)

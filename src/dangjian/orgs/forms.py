@@ -9,10 +9,11 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from dangjian.core import rulebook
 from dangjian.core.scoping import path_prefix_q
 from dangjian.orgs import rules
 from dangjian.orgs.models import CommitteePosition, Organization, OrgType, Sector
-from dangjian.orgs.services import ALLOWED_CHILDREN, EDITABLE_FIELDS
+from dangjian.orgs.services import ALLOWED_CHILDREN, EDITABLE_FIELDS, MERGE_FAMILIES
 from dangjian.web.forms import BootstrapFormMixin, DateInput, today
 
 
@@ -84,7 +85,7 @@ class MoveForm(BootstrapFormMixin, forms.Form):
 
     def __init__(self, *args: Any, org: Organization, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["new_parent"].queryset = org_choices(user, "add", exclude_subtree=org).filter(
+        self.fields["new_parent"].queryset = org_choices(user, "manage_org", exclude_subtree=org).filter(
             org_type__in=[t for t, allowed in ALLOWED_CHILDREN.items() if org.org_type in allowed]
         )
 
@@ -99,9 +100,13 @@ class MergeForm(BootstrapFormMixin, forms.Form):
 
     def __init__(self, *args: Any, org: Organization, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        qs = org_choices(user, "change", exclude_subtree=org)
-        same_kind = [OrgType.BRANCH, OrgType.JOINT_BRANCH]
-        qs = qs.filter(org_type__in=same_kind) if org.is_branch else qs.exclude(org_type__in=same_kind)
+        # Same family only (orgs.services._merge_target_error has the last word): a branch into a
+        # branch, a committee into a committee, a party group into another group of its own branch.
+        qs = org_choices(user, "manage_org", exclude_subtree=org)
+        qs = qs.filter(org_type__in=MERGE_FAMILIES[OrgType(org.org_type)])
+        if org.org_type == OrgType.GROUP:
+            branch_path = org.path[: -Organization.steplen]
+            qs = qs.filter(path_prefix_q("path", branch_path), depth=org.depth)
         self.fields["target"].queryset = qs
 
 
@@ -156,19 +161,22 @@ class CommitteeForm(BootstrapFormMixin, forms.Form):
     """Record a committee election (换届): start date, term length and who holds which position."""
 
     start_date = forms.DateField(label=_("Elected on"), initial=today, widget=DateInput())
-    term_years = forms.IntegerField(label=_("Term (years)"), min_value=1, max_value=5)
+    # The bounds are checked in clean() against the rule in force on the election date.
+    term_years = forms.IntegerField(label=_("Term (years)"), min_value=1)
 
     def __init__(self, *args: Any, org: Organization, user: Any, **kwargs: Any) -> None:
         from dangjian.members.choices import CURRENT_STATUSES
         from dangjian.members.models import Member
 
         super().__init__(*args, **kwargs)
+        self.org = org
         years, ref = rules.term_years(org.sector, org=org)
+        terms = rulebook.rule("org.terms", org=org)
         self.fields["term_years"].initial = years
-        self.fields["term_years"].help_text = _("Default for this sector: %(n)d years (%(rule)s).") % {
-            "n": years,
-            "rule": ref,
-        }
+        self.fields["term_years"].widget.attrs.update({"min": terms["min_years"], "max": terms["max_years"]})
+        self.fields["term_years"].help_text = _(
+            "Default for this sector: %(n)d years; %(min)d to %(max)d years allowed (%(rule)s)."
+        ) % {"n": years, "min": terms["min_years"], "max": terms["max_years"], "rule": rules.rule_label(ref)}
         members = (
             Member.objects.restrict(user, "view")
             .filter(path_prefix_q("org_path", org.path), status__in=CURRENT_STATUSES)
@@ -227,6 +235,26 @@ class CommitteeForm(BootstrapFormMixin, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        start, years = data.get("start_date"), data.get("term_years")
+        if start is not None:
+            if start > today():
+                self.add_error("start_date", _("The election date cannot be in the future."))
+            else:
+                try:
+                    terms = rulebook.rule("org.terms", on=start, org=self.org)
+                except rulebook.RuleNotFound:
+                    self.add_error(
+                        "start_date",
+                        _("No rule on committee terms is recorded for that date; check the date."),
+                    )
+                else:
+                    # 党章 第三十一条: committees of grassroots organisations serve 3 to 5 years.
+                    if years is not None and not terms["min_years"] <= years <= terms["max_years"]:
+                        self.add_error(
+                            "term_years",
+                            _("A term lasts between %(min)d and %(max)d years.")
+                            % {"min": terms["min_years"], "max": terms["max_years"]},
+                        )
         seen: dict[int, str] = {}
         for title in SINGLE_POSITIONS:
             member = data.get(f"pos_{title.value}")

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from treebeard.mp_tree import MP_Node, MP_NodeManager, MP_NodeQuerySet
 
@@ -179,10 +180,12 @@ class CommitteeTerm(models.Model):
         verbose_name_plural = _("committee terms")
         ordering = ["-start_date"]
         constraints = [
+            # 党章 第三十一条: grassroots committees, general branches and branches serve 3 to 5 years
+            # (rules/org_terms.yaml min_years/max_years; services check the version in force).
             models.CheckConstraint(
-                condition=models.Q(term_years__gte=1, term_years__lte=5),
-                name="orgs_committeeterm_years_range",
-                violation_error_message=_("A term lasts between 1 and 5 years."),
+                condition=models.Q(term_years__gte=3, term_years__lte=5),
+                name="orgs_committeeterm_years_3_to_5",
+                violation_error_message=_("A term lasts between 3 and 5 years."),
             ),
             models.CheckConstraint(
                 condition=models.Q(end_date__isnull=True) | models.Q(end_date__gte=models.F("start_date")),
@@ -206,7 +209,7 @@ class CommitteeTerm(models.Model):
         return self.end_date is None
 
     def days_left(self, today: dt.date | None = None) -> int:
-        return (self.planned_end - (today or dt.date.today())).days
+        return (self.planned_end - (today or timezone.localdate())).days
 
 
 class CommitteePosition(models.Model):

@@ -22,6 +22,28 @@ class Flag:
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message, "rule": self.rule}
 
+    @property
+    def rule_label(self) -> str:
+        return rule_label(self.rule)
+
+
+def rule_label(ref: str) -> str:
+    """A rule reference (``org.terms@2018``, ``key@2018/local-2024-01-01+org5``) as people read it: the
+    rule's title and version. An unknown reference is shown as it is."""
+    key, _at, rest = ref.partition("@")
+    version = rest.partition("+")[0]
+    national, _sep, local = version.partition("/local-")
+    try:
+        title = next((v.title for v in rulebook.versions(key) if v.version == national), "")
+        title = title or rulebook.versions(key)[-1].title
+    except rulebook.RuleNotFound:
+        return ref
+    if not national:
+        return title
+    if local:
+        return _("%(title)s, version %(version)s with local rules") % {"title": title, "version": national}
+    return _("%(title)s, version %(version)s") % {"title": title, "version": national}
+
 
 def term_years(sector: str, on: dt.date | None = None, org: object | None = None) -> tuple[int, str]:
     """Default committee term length for a sector, and the rule version that decided it."""
@@ -36,11 +58,13 @@ def structure_flags(
     full_members: int,
     has_committee: bool,
     committee_size: int = 0,
+    officers_only: bool = False,
     on: dt.date | None = None,
     org: object | None = None,
 ) -> list[Flag]:
     """Compare an organisation's size with 支部工作条例 §5/§10 and the usual sizes of general branches
-    and committees. ``members`` counts current members of the whole subtree."""
+    and committees. ``members`` counts current members of the whole subtree; ``officers_only`` says
+    that the current committee holds no position besides secretary and deputy secretary."""
     r = rulebook.rule("org.structure", on=on, org=org)
     p = r.params
     flags: list[Flag] = []
@@ -79,9 +103,13 @@ def structure_flags(
                     r.ref,
                 )
             )
+        # 支部工作条例 第十条: below 7 full members a secretary, optionally with a deputy, is the normal
+        # form, not an undersized committee; the size of 3–5 applies to a real branch committee.
+        elected_committee = full_members >= p["committee_required_full_members"] or not officers_only
         if (
             has_committee
             and committee_size
+            and elected_committee
             and not (p["committee_min_size"] <= committee_size <= p["committee_hard_max_size"])
         ):
             flags.append(

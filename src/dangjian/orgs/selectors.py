@@ -15,6 +15,8 @@ from dangjian.orgs import rules
 from dangjian.orgs.models import CommitteePosition, CommitteeTerm, Organization, OrgStatus, OrgType
 
 _UNSET = object()
+# Positions of a branch without a committee (支部工作条例 第十条: a secretary, optionally a deputy).
+OFFICER_TITLES = frozenset({CommitteePosition.Title.SECRETARY, CommitteePosition.Title.DEPUTY_SECRETARY})
 
 
 def parent_id(org: Organization) -> int | None:
@@ -42,11 +44,11 @@ def top_orgs_for(actor: Any) -> list[Organization]:
     if is_system_admin(actor):
         return list(Organization.objects.get_root_nodes())
     tops = orgs_with(actor, "view")
-    if not tops:  # members and residents: their own organisation
-        tops = sorted(
-            {ra.org for ra in actor.role_assignments.filter(active=True).select_related("org")},
-            key=lambda o: o.path,
-        )
+    if not tops:  # members: their own branch; residents see no organisation (scope_self_q), so none
+        visible = Organization.objects.restrict(actor, "view")
+        orgs = {ra.org for ra in actor.role_assignments.filter(active=True).select_related("org")}
+        allowed = set(visible.filter(pk__in=[o.pk for o in orgs]).values_list("pk", flat=True))
+        tops = sorted((o for o in orgs if o.pk in allowed), key=lambda o: o.path)
     return tops
 
 
@@ -93,6 +95,7 @@ def committee_summary(org: Organization, today: dt.date | None = None) -> dict[s
         "planned_end": term.planned_end,
         "days_left": term.days_left(today),
         "rule": term.rule_ref,
+        "rule_label": rules.rule_label(term.rule_ref),
         "positions": [
             {
                 "title": p.title,
@@ -129,13 +132,15 @@ def org_flags(org: Organization, today: dt.date | None = None) -> list[rules.Fla
         path_prefix_q("org_path", org.path), status__in=CURRENT_STATUSES
     ).aggregate(members=Count("id"), full=Count("id", filter=Q(status=MemberStatus.FULL)))
     term = current_term(org)
-    size = sum(1 for p in term.positions.all() if p.end_date is None) if term else 0
+    titles = [p.title for p in term.positions.all() if p.end_date is None] if term else []
+    size = len(titles)
     flags = rules.structure_flags(
         org_type=org.org_type,
         members=counts["members"],
         full_members=counts["full"],
         has_committee=term is not None and size > 1,
         committee_size=size,
+        officers_only=set(titles) <= OFFICER_TITLES,
         on=today,
         org=org,
     )

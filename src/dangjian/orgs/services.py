@@ -9,8 +9,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Length, Substr
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from dangjian.core import rulebook
 from dangjian.core.audit import audit_log
 from dangjian.core.models import AuditEntry
 from dangjian.core.scoping import can, ensure_in_scope, is_system_admin, path_prefix_q
@@ -55,6 +57,17 @@ ALLOWED_CHILDREN = {
     OrgType.GROUP: set(),
 }
 
+# Which types an organisation may be merged into: its own family only. A party group merges only into
+# another group of the same branch (its members stay in that branch; checked in org_merge).
+MERGE_FAMILIES = {
+    OrgType.BRANCH: {OrgType.BRANCH, OrgType.JOINT_BRANCH},
+    OrgType.JOINT_BRANCH: {OrgType.BRANCH, OrgType.JOINT_BRANCH},
+    OrgType.GROUP: {OrgType.GROUP},
+    OrgType.GENERAL_BRANCH: {OrgType.GENERAL_BRANCH},
+    OrgType.COMMITTEE: {OrgType.COMMITTEE, OrgType.WORKING_COMMITTEE},
+    OrgType.WORKING_COMMITTEE: {OrgType.COMMITTEE, OrgType.WORKING_COMMITTEE},
+}
+
 EDITABLE_FIELDS = (
     "short_name", "sector", "founded_on", "address", "latitude", "longitude", "contact_name", "contact_phone",
 )  # fmt: skip
@@ -66,6 +79,10 @@ def _require(actor: Any, action: str, org: Organization | None) -> None:
             raise PermissionDenied(_("Only a system administrator can create a top-level organisation."))
         return
     if not can(actor, action, org):
+        if action == "manage_org" and can(actor, "view", org):  # e.g. the branch's own secretary
+            raise PermissionDenied(
+                _("Only the organisation department can restructure an organisation or record its elections.")
+            )
         raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
 
 
@@ -97,7 +114,7 @@ def org_found(
     **fields: Any,
 ) -> Organization:
     """Found an organisation under ``parent`` (or a new root, for a system administrator)."""
-    _require(actor, "add", parent)
+    _require(actor, "manage_org", parent)
     _check_child_type(parent, org_type)
     code = code.strip()
     if Organization.objects.filter(code=code).exists():
@@ -126,13 +143,13 @@ def org_found(
         )
         audit_log(actor=actor, action="org.founded", obj=org)
         if parent is not None:
-            ensure_in_scope(actor, org, "change")
+            ensure_in_scope(actor, org, "manage_org")
     return org
 
 
 def org_update(*, actor: Any, org: Organization, reason: str = "", **fields: Any) -> Organization:
     """Change an organisation's details (not its name, type or place: those have their own services)."""
-    _require(actor, "change", org)
+    _require(actor, "manage_org", org)
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({f: _("This field cannot be changed here.") for f in unknown})
@@ -148,7 +165,7 @@ def org_update(*, actor: Any, org: Organization, reason: str = "", **fields: Any
             org,
             OrgEvent.Kind.UPDATE,
             actor=actor,
-            date=dt.date.today(),
+            date=timezone.localdate(),
             reason=reason,
             changes={k: [str(a), str(b)] for k, (a, b) in changes.items()},
         )
@@ -161,7 +178,7 @@ def org_update(*, actor: Any, org: Organization, reason: str = "", **fields: Any
 def org_rename(
     *, actor: Any, org: Organization, name: str, short_name: str | None = None, date: dt.date, reason: str
 ) -> Organization:
-    _require(actor, "change", org)
+    _require(actor, "manage_org", org)
     name = name.strip()
     if not name:
         raise ValidationError({"name": _("The new name is required.")})
@@ -194,7 +211,7 @@ def _current_member_count(org: Organization) -> int:
 
 def org_dissolve(*, actor: Any, org: Organization, date: dt.date, reason: str) -> Organization:
     """Dissolve an organisation; its members and active sub-organisations must have moved first."""
-    _require(actor, "change", org)
+    _require(actor, "manage_org", org)
     if org.status != OrgStatus.ACTIVE:
         raise ValidationError(_("This organisation is not active."))
     if not reason.strip():
@@ -219,7 +236,7 @@ def org_change_type(
     *, actor: Any, org: Organization, org_type: str, date: dt.date, reason: str
 ) -> Organization:
     """Upgrade or downgrade an organisation (e.g. a branch that has grown becomes a general branch)."""
-    _require(actor, "change", org)
+    _require(actor, "manage_org", org)
     if org_type == org.org_type:
         raise ValidationError({"org_type": _("The organisation already has this type.")})
     parent = Organization.objects.get_parent(org)
@@ -274,8 +291,8 @@ def org_move(
     *, actor: Any, org: Organization, new_parent: Organization, date: dt.date, reason: str
 ) -> Organization:
     """Move an organisation with its whole subtree under another parent."""
-    _require(actor, "change", org)
-    _require(actor, "add", new_parent)
+    _require(actor, "manage_org", org)
+    _require(actor, "manage_org", new_parent)
     if new_parent.path.startswith(org.path):
         raise ValidationError(
             {"parent": _("An organisation cannot be moved under itself or its own sub-organisation.")}
@@ -299,27 +316,49 @@ def org_move(
             new_parent_name=new_parent.name,
         )
         audit_log(actor=actor, action="org.moved", obj=org, changes={"parent": [old_parent, new_parent]})
-        ensure_in_scope(actor, org, "change")
+        ensure_in_scope(actor, org, "manage_org")
     return org
+
+
+def _merge_target_error(source: Organization, target: Organization) -> str | None:
+    """Why ``target`` cannot take ``source`` in, or None: same family only, a group within its branch."""
+    if source.pk == target.pk or target.path.startswith(source.path):
+        return _("Choose an organisation outside the one being merged.")
+    if target.status != OrgStatus.ACTIVE:
+        return _("The organisation to merge into is not active.")
+    if target.org_type not in MERGE_FAMILIES[OrgType(source.org_type)]:
+        return _("A %(source)s cannot be merged into a %(target)s.") % {
+            "source": OrgType(source.org_type).label,
+            "target": OrgType(target.org_type).label,
+        }
+    step = Organization.steplen
+    if source.org_type == OrgType.GROUP and target.path[:-step] != source.path[:-step]:
+        return _("A party group can only be merged into another group of the same branch.")
+    return None
 
 
 def org_merge(
     *, actor: Any, source: Organization, target: Organization, date: dt.date, reason: str
 ) -> Organization:
     """Merge ``source`` into ``target``: its members and sub-organisations move, and it closes as merged."""
-    from dangjian.members.services import members_move_all
+    from dangjian.members.services import members_move_all, members_regroup
 
-    _require(actor, "change", source)
-    _require(actor, "change", target)
-    if source.pk == target.pk or target.path.startswith(source.path):
-        raise ValidationError({"target": _("Choose an organisation outside the one being merged.")})
-    if source.is_branch != target.is_branch:
-        raise ValidationError({"target": _("A branch can only be merged into another branch.")})
+    _require(actor, "manage_org", source)
+    _require(actor, "manage_org", target)
+    if source.status != OrgStatus.ACTIVE:
+        raise ValidationError(_("This organisation is not active."))
+    error = _merge_target_error(source, target)
+    if error:
+        raise ValidationError({"target": error})
     with transaction.atomic():
         for child in list(Organization.objects.get_children(source).filter(status=OrgStatus.ACTIVE)):
             child.refresh_from_db()
             org_move(actor=actor, org=child, new_parent=target, date=date, reason=reason)
-        moved = members_move_all(actor=actor, source=source, target=target, date=date, reason=reason)
+        if source.org_type == OrgType.GROUP:
+            # A group's members belong to its branch (Member.org); only their group assignment moves.
+            moved = members_regroup(actor=actor, source=source, target=target)
+        else:
+            moved = members_move_all(actor=actor, source=source, target=target, date=date, reason=reason)
         source.refresh_from_db()
         source.status = OrgStatus.MERGED
         source.dissolved_on = date
@@ -360,11 +399,33 @@ def committee_term_start(
     notes: str = "",
 ) -> CommitteeTerm:
     """Record an election (换届): the previous term ends and a new one starts with its positions."""
-    _require(actor, "change", org)
+    _require(actor, "manage_org", org)
+    if start_date > timezone.localdate():
+        raise ValidationError({"start_date": _("The election date cannot be in the future.")})
+    try:
+        r = rulebook.rule("org.terms", on=start_date, org=org)
+    except rulebook.RuleNotFound:
+        raise ValidationError(
+            {"start_date": _("No rule on committee terms is recorded for that date; check the date.")}
+        ) from None
     default_years, ref = rules.term_years(org.sector, on=start_date, org=org)
     years = term_years or default_years
-    if not 1 <= years <= 5:
-        raise ValidationError({"term_years": _("A term lasts between 1 and 5 years.")})
+    # 党章 第三十一条: grassroots committees, general branches and branches serve 3 to 5 years.
+    low, high = r["min_years"], r["max_years"]
+    if not low <= years <= high:
+        raise ValidationError(
+            {"term_years": _("A term lasts between %(min)d and %(max)d years.") % {"min": low, "max": high}}
+        )
+    current = CommitteeTerm.objects.filter(org=org, end_date__isnull=True).order_by("-start_date").first()
+    if current is not None and start_date < current.start_date:
+        raise ValidationError(
+            {
+                "start_date": _(
+                    "The election date is before the current committee's term started (%(date)s)."
+                )
+                % {"date": f"{current.start_date:%Y-%m-%d}"}
+            }
+        )
     titles = [t for t, _m in positions]
     if titles.count(CommitteePosition.Title.SECRETARY) != 1:
         raise ValidationError({"positions": _("A committee has exactly one secretary.")})

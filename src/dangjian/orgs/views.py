@@ -1,7 +1,7 @@
 """Pages of the organisation tree: the tree browser with subtree statistics, org detail, and its changes.
 
 Every lookup goes through ``Organization.objects.restrict(user, ...)``: an organisation outside the
-user's scope answers 404 like a missing one. Changes need ``can(user, "change", org)`` (403 otherwise)
+user's scope answers 404 like a missing one. Changes need ``can(user, "manage_org", org)`` (403 otherwise)
 and go through ``orgs.services``, which check again and write the history and the audit row.
 """
 
@@ -18,11 +18,13 @@ from django.db.models import Count, Q
 from django.db.models.functions import Substr
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from dangjian.core.scoping import can, path_prefix_q
+from dangjian.core.selectors import alert_summary, alerts_in_subtree
 from dangjian.orgs import forms as org_forms
 from dangjian.orgs import selectors, services
 from dangjian.orgs.models import CommitteePosition, Organization, OrgEvent, OrgStatus, OrgType
@@ -158,8 +160,8 @@ def tree(request: HttpRequest) -> HttpResponse:
     if request.GET.get("org", "").isdigit():
         selected = _get_org(user, int(request.GET["org"]))
     tops = _tree(user, selected)
-    if selected is None and tops:
-        selected = tops[0]
+    if selected is None and tops and _visible(user).filter(pk=tops[0].pk).exists():
+        selected = tops[0]  # the panel only ever shows an organisation within the user's scope
     context: dict[str, Any] = {"tops": tops, "selected": selected}
     if selected is not None:
         context.update(_panel_context(selected))
@@ -215,8 +217,13 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "events": [event_item(e) for e in org.events.select_related("actor")[:100]],
             "member_total": members["n"],
             "member_direct": members["direct"],
-            "can_change": org.status == OrgStatus.ACTIVE and can(user, "change", org),
-            "can_add": org.status == OrgStatus.ACTIVE and can(user, "add", org),
+            # Restructuring and elections are the org managers' (core.scoping "manage_org").
+            "can_change": org.status == OrgStatus.ACTIVE and can(user, "manage_org", org),
+            "can_add": org.status == OrgStatus.ACTIVE and can(user, "manage_org", org),
+            # Open alerts of this subtree that the user may see (core/alerts.py).
+            "alerts": alert_summary(alerts_in_subtree(user, org)),
+            "alerts_url": f"{reverse('web:alerts')}?org={org.pk}",
+            "rules_url": f"{reverse('web:rules')}?org={org.pk}",
         },
     )
 
@@ -292,7 +299,7 @@ def _change_view(
     title: Any,
     icon: str,
     done: Any,
-    action: str = "change",
+    action: str = "manage_org",
     intro: Any = "",
     danger: bool = False,
 ) -> HttpResponse:
@@ -434,7 +441,7 @@ def found(request: HttpRequest, pk: int) -> HttpResponse:
         )  # fmt: skip
 
     return _change_view(
-        request, pk, form_factory=make, perform=perform, action="add",
+        request, pk, form_factory=make, perform=perform,
         title=gettext_lazy("Found a sub-organisation"), icon="bi-node-plus",
         done=gettext_lazy("The new organisation was founded."),
     )  # fmt: skip

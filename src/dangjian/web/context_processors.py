@@ -1,4 +1,5 @@
-"""Template context shared by every page: platform name, navigation and the user's organisation context."""
+"""Template context shared by every page: platform name, navigation, the user's organisation context and
+the number of unread notifications."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+
+from dangjian.core.notifications import unread_count
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -15,4 +19,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         context.update(build_navigation(request))
+        # The bell in the top bar; counted only when a template shows it (one query).
+        context["unread_notifications"] = SimpleLazyObject(lambda: unread_count(user))
     return context

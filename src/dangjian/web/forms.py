@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 
 class DateInput(forms.DateInput):
@@ -54,4 +55,4 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
 
 
 def today() -> dt.date:
-    return dt.date.today()
+    return timezone.localdate()

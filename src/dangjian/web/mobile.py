@@ -19,10 +19,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from dangjian.core import rulebook
+from dangjian.core import notifications, rulebook
 from dangjian.core.scoping import Role, is_system_admin, orgs_with, role_assignments
 from dangjian.members.choices import MemberStatus
 from dangjian.members.models import Member
@@ -76,7 +77,7 @@ def home(request: HttpRequest) -> HttpResponse:
     member = _own_member(request.user)
     if member is None:
         return _no_member_page(request)
-    today = dt.date.today()
+    today = timezone.localdate()
     return render(
         request,
         "web/mobile/home.html",
@@ -86,6 +87,9 @@ def home(request: HttpRequest) -> HttpResponse:
             "standing": member.party_standing_years(today),
             "birthday_in": days_to_anniversary(member.join_date, today),
             "is_probationary": member.status == MemberStatus.PROBATIONARY,
+            # Unread messages first on the phone (the political-birthday greeting, reminders).
+            "notifications": list(notifications.unread(request.user)[:5]),
+            "unread": notifications.unread_count(request.user),
             "tab": "home",
         },
     )
@@ -107,7 +111,7 @@ def branch(request: HttpRequest) -> HttpResponse:
     if member is None:
         return redirect("mobile:home")
     org: Organization = member.org
-    today = dt.date.today()
+    today = timezone.localdate()
     summary = committee_summary(org, today=today)
     # The secretary first, then deputies and commissioners, in the order of the position list.
     order = {title: i for i, title in enumerate(CommitteePosition.Title.values)}

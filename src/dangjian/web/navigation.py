@@ -56,7 +56,10 @@ NAVIGATION: tuple[NavGroup, ...] = (
         (
             NavEntry(_("Organisation tree"), "orgs:tree", "bi-diagram-3"),
             NavEntry(_("Party members"), "members:list", "bi-people"),
+            NavEntry(_("Developing members"), "recruitment:list", "bi-person-plus"),
             NavEntry(_("Member import"), "members:import", "bi-file-earmark-arrow-up", action=Action.ADD),
+            NavEntry(_("Alerts"), "web:alerts", "bi-bell"),
+            NavEntry(_("Rules"), "web:rules", "bi-journal-bookmark"),
             NavEntry(_("Role appointments"), "accounts:roles", "bi-person-badge", action=Action.MANAGE_ROLES),
             NavEntry(_("Audit log"), "accounts:audit", "bi-journal-text", action=Action.AUDIT),
         ),

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from dangjian.core import rulebook
 from dangjian.core.models import RuleOverride
 from dangjian.core.scoping import is_system_admin, path_prefix_q
+from dangjian.core.selectors import alert_summary, alerts_for
 from dangjian.orgs import rules
 from dangjian.orgs.models import CommitteeTerm, Organization, OrgEvent, OrgStatus
-from dangjian.orgs.selectors import org_stats, top_orgs_for
+from dangjian.orgs.selectors import OFFICER_TITLES, org_stats, top_orgs_for
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ def dashboard(user: Any, today: dt.date | None = None) -> dict[str, Any]:
     from dangjian.members.choices import CURRENT_STATUSES, MemberStatus
     from dangjian.members.models import Member
 
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     admin = is_system_admin(user)
     tops = top_orgs_for(user)
     if not tops:
@@ -114,7 +116,13 @@ def dashboard(user: Any, today: dt.date | None = None) -> dict[str, Any]:
     terms = {
         t.org_id: t
         for t in CommitteeTerm.objects.filter(end_date__isnull=True, org__in=[o.pk for o in orgs])
-        .annotate(size=Count("positions", filter=Q(positions__end_date__isnull=True)))
+        .annotate(
+            size=Count("positions", filter=Q(positions__end_date__isnull=True)),
+            others=Count(
+                "positions",
+                filter=Q(positions__end_date__isnull=True) & ~Q(positions__title__in=OFFICER_TITLES),
+            ),
+        )
         .order_by("org_id", "-start_date")
     }
     # Local rule overrides are rare: look them up per organisation only when any exist.
@@ -131,6 +139,7 @@ def dashboard(user: Any, today: dt.date | None = None) -> dict[str, Any]:
             full_members=full_counts[org.path],
             has_committee=term is not None and size > 1,
             committee_size=size,
+            officers_only=not getattr(term, "others", 0),
             on=today,
             org=org if has_overrides else None,
         ):
@@ -152,4 +161,6 @@ def dashboard(user: Any, today: dt.date | None = None) -> dict[str, Any]:
         "terms_due": due,
         "events": list(events[:8]),
         "warn_days": warn,
+        # Open alerts of the whole scope by severity, and the ten most urgent (core/alerts.py).
+        "alerts": alert_summary(alerts_for(user)),
     }
