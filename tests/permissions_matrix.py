@@ -24,7 +24,7 @@ from dangjian.accounts.models import RoleAssignment, User
 from dangjian.core.models import Alert, Job, RuleOverride
 from dangjian.core.scoping import Role
 from dangjian.members.idnumbers import make_id_number
-from dangjian.members.models import Member
+from dangjian.members.models import Member, MemberDiscipline
 
 API_PREFIX = "api/v1/"
 SAFE = ("GET", "HEAD", "OPTIONS")
@@ -324,6 +324,74 @@ def _attachment_rows() -> Any:
 
 _cases = {"build": _case_in("branch_a"), "build_other": _case_in("branch_b"), "rows": _case_rows}
 
+
+# Relation transfers (issue 3): both sides see a transfer. The samples are letters out of / into the
+# platform, so the branch_b stranger is on neither side; tests/transfers/test_api.py covers a transfer
+# between branch_a and branch_b (the receiving secretary sees and accepts it).
+def _transfer_in(org_attr: str, kind: str = "out_of_platform") -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.transfers.models import Transfer
+
+        org = getattr(ctx.tree, org_attr)
+        member = ctx.make_member(org)
+        today = dt.date.today()
+        outgoing = kind == "out_of_platform"
+        return Transfer.objects.create(
+            member=member, kind=kind, from_org=org if outgoing else None, to_org=None if outgoing else org,
+            from_org_path=org.path if outgoing else "", to_org_path="" if outgoing else org.path,
+            outside_org_name="外省某党支部", reason="工作调动", letter_number=f"T-{org_attr}-{next(_seq)}",
+            issued_on=today, valid_until=today + dt.timedelta(days=30), status="sent",
+        )  # fmt: skip
+
+    return build
+
+
+def _transfer_rows() -> Any:
+    from dangjian.transfers.models import Transfer
+
+    return Transfer.objects.all()
+
+
+def _transfer_payload(ctx: Ctx) -> dict[str, Any]:
+    member = ctx.make_member(ctx.tree.branch_a)
+    return {
+        "member": member.pk,
+        "kind": "out_of_platform",
+        "outside_org_name": "外省某党支部",
+        "reason": "迁居",
+    }
+
+
+def _flow_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.transfers.models import FlowCertificate
+
+        org = getattr(ctx.tree, org_attr)
+        return FlowCertificate.objects.create(
+            member=ctx.make_member(org), home_org=org, home_org_path=org.path, outside_host_name="深圳某党支部",
+            number=f"LD-{org_attr}-{next(_seq)}", start=dt.date(2026, 1, 1),
+        )  # fmt: skip
+
+    return build
+
+
+def _flow_rows() -> Any:
+    from dangjian.transfers.models import FlowCertificate
+
+    return FlowCertificate.objects.all()
+
+
+_transfers = {
+    "build": _transfer_in("branch_a"),
+    "build_other": _transfer_in("branch_b"),
+    "rows": _transfer_rows,
+}
+_incoming = {
+    "build": _transfer_in("branch_a", "into_platform"),
+    "build_other": _transfer_in("branch_b", "into_platform"),
+    "rows": _transfer_rows,
+}
+
 ENDPOINTS: dict[str, Endpoint] = {
     # Public: log in, read the API description, probe health.
     "api:token": Endpoint(
@@ -362,12 +430,25 @@ ENDPOINTS: dict[str, Endpoint] = {
         **{**_members, "expect": {**_members.get("expect", {}), ("writer", "POST"): 201}},
     ),
     "api:member-reveal": Endpoint(DETAIL, payload={"POST": lambda ctx: {"field": "id_number"}}, **_members),
+    # Party discipline (党纪处分): read with the member, recorded by those who may change them.
+    "api:member-discipline": Endpoint(
+        DETAIL,
+        payload={
+            "POST": lambda ctx: {
+                "kind": "warning",
+                "decided_on": "2025-03-01",
+                "decided_by": ctx.tree.branch_a.pk,
+                "reason": "无故不参加组织生活",
+            }
+        },
+        **{**_members, "rows": lambda: MemberDiscipline.objects.all(), "expect": {("writer", "POST"): 201}},
+    ),
     "api:member-export": Endpoint(LIST, visible=xlsx_names, ident=lambda m: m.name, **_members),
     "api:member-import": Endpoint(LIST, payload={"POST": _import_payload}, multipart=True, **_members),
     "api:member-account": Endpoint(
         DETAIL,
         payload={
-            "POST": lambda ctx: {"username": f"kaitong{next(_seq)}", "password": "Kaitong@2026"},
+            "POST": lambda ctx: {"username": f"kaitong{next(_seq)}", "password": "Shouquan#7319x"},
             "DELETE": lambda ctx: {},
         },
         **_member_account,
@@ -425,6 +506,30 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "api:recruitment-attachment-detail": Endpoint(
         DETAIL, build=_attachment_in("branch_a"), build_other=_attachment_in("branch_b")
+    ),
+    # Relation transfers and flow certificates (issue 3).
+    "api:transfer-list": Endpoint(LIST, payload={"POST": _transfer_payload}, **_transfers),
+    "api:transfer-detail": Endpoint(DETAIL, **_incoming),
+    "api:transfer-accept": Endpoint(DETAIL, payload={"POST": lambda ctx: {}}, **_incoming),
+    "api:transfer-return": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"reason": "材料不全"}}, **_incoming
+    ),
+    "api:transfer-hold": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"reason": "待核实党费"}}, **_incoming
+    ),
+    "api:transfer-cancel": Endpoint(DETAIL, payload={"POST": lambda ctx: {}}, **_incoming),
+    "api:flow-certificate-list": Endpoint(
+        LIST,
+        build=_flow_in("branch_a"),
+        build_other=_flow_in("branch_b"),
+        rows=_flow_rows,
+        payload={
+            "POST": lambda ctx: {
+                "member": ctx.make_member(ctx.tree.branch_a).pk,
+                "outside_host_name": "深圳某党支部",
+                "start": "2026-03-01",
+            }
+        },
     ),
 }
 

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "dangjian.members",
     "dangjian.meetings",
     "dangjian.recruitment",
+    "dangjian.transfers",
     "dangjian.web",
 ]
 
@@ -258,6 +259,8 @@ SPECTACULAR_SETTINGS = {
         "OrgStatusEnum": "dangjian.orgs.models.OrgStatus",
         "AlertStatusEnum": "dangjian.core.models.Alert.Status",
         "RecruitmentCaseStatusEnum": "dangjian.recruitment.models.CaseStatus",
+        "TransferKindEnum": "dangjian.transfers.models.TransferKind",
+        "DisciplineKindEnum": "dangjian.members.models.DisciplineKind",
     },
 }
 

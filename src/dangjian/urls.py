@@ -10,6 +10,7 @@ from dangjian.members import api as members_api
 from dangjian.members import io_api as members_io_api
 from dangjian.orgs import api as orgs_api
 from dangjian.recruitment import api as recruitment_api
+from dangjian.transfers import api as transfers_api
 from dangjian.web import urls as web_urls
 
 router = DefaultRouter(trailing_slash=True)
@@ -20,6 +21,8 @@ router.register("recruitment/cases", recruitment_api.RecruitmentCaseViewSet, bas
 router.register(
     "recruitment/attachments", recruitment_api.AttachmentViewSet, basename="recruitment-attachment"
 )
+router.register("transfers", transfers_api.TransferViewSet, basename="transfer")
+router.register("flow-certificates", transfers_api.FlowCertificateViewSet, basename="flow-certificate")
 
 api_v1 = [
     path("auth/token/", accounts_api.token_obtain, name="token"),

@@ -217,6 +217,81 @@ WRITES: dict[str, tuple[Callable[[Any, Any, Any], Any], str, str | None] | None]
         "members.regrouped",
         "group_a",
     ),
+    "members.discipline_record": (
+        lambda s, t, p: s.discipline_record(
+            actor=p["secretary_a"],
+            member=p["member_a"].member,
+            kind="warning",
+            decided_on=DAY,
+            decided_by=t.branch_a,
+            reason="x",
+        ),
+        "member.disciplined",
+        "branch_a",
+    ),
+    "members.discipline_restore_rights": (
+        lambda s, t, p: s.discipline_restore_rights(
+            actor=p["secretary_a"],
+            discipline=s.discipline_record(
+                actor=p["secretary_a"],
+                member=p["member_a"].member,
+                kind="probation_within_party",
+                decided_on=DAY,
+                decided_by=t.district_a,
+                reason="x",
+                years=1,
+            ),
+            date=DAY,
+        ),
+        "member.rights_restored",
+        "branch_a",
+    ),
+    # Relation transfers and status changes (issue 3: transfers app).
+    "members.member_relation_move": (
+        lambda s, t, p: s.member_relation_move(
+            actor=p["secretary_b"], member=p["member_a"].member, to_org=t.branch_b, date=DAY, reason="x"
+        ),
+        "member.relation_moved",
+        "branch_b",
+    ),
+    "members.member_suspend": (
+        lambda s, t, p: s.member_suspend(
+            actor=p["secretary_a"], member=p["member_a"].member, last_contact=dt.date(2023, 1, 1), date=DAY
+        ),
+        "member.status_changed",
+        "branch_a",
+    ),
+    "members.member_restore": (
+        lambda s, t, p: s.member_restore(
+            actor=p["secretary_a"],
+            member=s.member_make_historical(
+                actor=p["secretary_a"], member=p["member_a"].member, date=DAY, reason="x"
+            ),
+            date=DAY,
+            reason="误录",
+        ),
+        "member.status_changed",
+        "branch_a",
+    ),
+    "members.member_remove": (
+        lambda s, t, p: s.member_remove(
+            actor=p["secretary_a"], member=p["member_a"].member, date=DAY, reason="x"
+        ),
+        "member.status_changed",
+        "branch_a",
+    ),
+    "members.member_record_death": (
+        lambda s, t, p: s.member_record_death(actor=p["secretary_a"], member=p["member_a"].member, date=DAY),
+        "member.status_changed",
+        "branch_a",
+    ),
+    "members.member_make_historical": (
+        lambda s, t, p: s.member_make_historical(
+            actor=p["secretary_a"], member=p["member_a"].member, date=DAY, reason="x"
+        ),
+        "member.status_changed",
+        "branch_a",
+    ),
 }
 
 

@@ -139,3 +139,28 @@ def test_loading_the_demo_twice_changes_nothing():
         username__in=["admin", "zuzhibu", "shuji1", "shuji2", "dangyuan1", "qunzhong1"]
     )
     assert len(demo_users) == 6 and all(u.check_password("Another@2026x") for u in demo_users)
+
+
+def test_the_whole_demo_is_idempotent_and_fills_the_worklists():
+    """``dangjian demo`` (dangjian.demo_all): the city, the recruitment cases, then one alert refresh."""
+    from dangjian.core.models import Alert, AuditEntry
+    from dangjian.demo_all import load_all
+    from dangjian.meetings.models import Vote
+    from dangjian.recruitment.models import CaseStep, Introducer, RecruitmentCase
+
+    def counts() -> dict[str, int]:
+        rows = (RecruitmentCase, CaseStep, Introducer, Vote, Alert, AuditEntry)
+        return {**_counts(), **{m.__name__: m.objects.count() for m in rows}}
+
+    first = load_all()
+    assert first.apps["recruitment"] >= 20
+    stages = set(RecruitmentCase.objects.values_list("stage", flat=True))
+    assert stages == {1, 2, 3, 4, 5}  # the funnel and every worklist have cases
+    assert {"admitted", "full"} <= set(RecruitmentCase.objects.values_list("status", flat=True))
+    kinds = set(Alert.objects.filter(status="open").values_list("kind", flat=True))
+    assert {"recruitment.talk_overdue", "recruitment.approval_overdue", "recruitment.assessment_due"} <= kinds
+    before, digest = counts(), member_checksum(first.city.root)
+
+    second = load_all()
+    assert not second.city.created and second.apps["recruitment"] == 0 and second.alerts_created == 0
+    assert counts() == before and member_checksum(second.city.root) == digest

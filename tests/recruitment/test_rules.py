@@ -132,7 +132,9 @@ ROWS: list[tuple] = [
     ("introducers: only one", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1)]}, "introducer_count", "error"),
     ("introducers: the same member twice", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), member(1)]}, "introducer_count", "error"),
     ("introducers: a probationary member", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), member(2, "probationary", None)]}, "introducer_probationary", "error"),
-    ("introducers: under 留党察看 (suspended)", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), member(2, "suspended", under_discipline=True)]}, "introducer_under_discipline", "error"),
+    ("introducers: under 留党察看, rights not restored", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), member(2, under_discipline=True)]}, "introducer_under_discipline", "error"),
+    ("introducers: membership suspended (停止党籍)", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), member(2, "suspended")]}, "introducer_under_discipline", "error"),
+    ("introducers: 留党察看 with rights restored", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), member(2, under_discipline=False)]}, None, None),
     ("introducers: the candidate themself", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), dataclasses.replace(member(2), id_number_index=SELF_INDEX)]}, "introducer_is_candidate", "error"),
     ("introducers: full only after the step's date", "细则 第十四条", UP_TO[9], 9, "2025-03-20", "", {"introducers": [member(1), member(2, full_date=D(2025, 4, 1))]}, "introducer_not_full", "error"),
     # --- 细则 第十八条: training ≥ 3 days or ≥ 24 class hours ------------------------------------------

@@ -139,6 +139,13 @@ def path_prefix_q(field: str, prefix: str) -> Q:
 
 def _subtree_q(model: type[models.Model], path: str) -> Q:
     path_field = getattr(model, "scope_path_field", None)
+    if isinstance(path_field, tuple | list):
+        # A row that belongs to several places (a transfer: its sending and its receiving org) is in
+        # the subtree when any of its paths is.
+        q = Q(pk__in=[])
+        for name in path_field:
+            q |= path_prefix_q(name, path)
+        return q
     if path_field:
         return path_prefix_q(path_field, path)
     field = getattr(model, "scope_org_field", None)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from dangjian.core.api import ScopedModelViewSet
 from dangjian.members import selectors, services
 from dangjian.members.choices import MemberStatus
-from dangjian.members.models import Member, MemberStatusChange
+from dangjian.members.models import DisciplineKind, Member, MemberDiscipline, MemberStatusChange
 from dangjian.orgs.models import Organization
 
 WRITE_FIELDS = [
@@ -76,6 +76,27 @@ class StatusChangeRequestSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MemberStatus.choices, label=_("status"))
     date = serializers.DateField(label=_("date"))
     reason = serializers.CharField(label=_("reason"), max_length=2000)
+
+
+class DisciplineSerializer(serializers.ModelSerializer):
+    decided_by_name = serializers.CharField(source="decided_by.name", read_only=True)
+
+    class Meta:
+        model = MemberDiscipline
+        fields = [
+            "id", "kind", "decided_on", "until", "rights_restored_on", "decided_by", "decided_by_name",
+            "document_no", "reason", "restore_reason", "recorded_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class DisciplineRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(DisciplineKind.choices)
+    decided_on = serializers.DateField()
+    decided_by = serializers.PrimaryKeyRelatedField(queryset=Organization.objects.all())
+    years = serializers.IntegerField(required=False, allow_null=True)
+    document_no = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    reason = serializers.CharField(max_length=1000)
 
 
 class AccountSerializer(serializers.Serializer):
@@ -178,6 +199,24 @@ class MemberViewSet(ScopedModelViewSet):
         member = self.get_object()  # 404 outside the scope
         self.check_object_write(member)  # 403 for read-only roles
         return member
+
+    @extend_schema(methods=["GET"], responses={200: DisciplineSerializer(many=True)})
+    @extend_schema(
+        methods=["POST"], request=DisciplineRequestSerializer, responses={201: DisciplineSerializer}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def discipline(self, request, pk=None):
+        """GET: the member's disciplinary measures (党纪处分), newest first. POST: record one (留党察看 takes
+        ``years``, 1 or 2; 开除党籍 also records the member as having left)."""
+        if request.method == "GET":
+            member = self.get_object()
+            rows = member.disciplines.select_related("decided_by")
+            return Response(DisciplineSerializer(rows, many=True).data)
+        member = self._member_to_change()
+        body = DisciplineRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        record = services.discipline_record(actor=request.user, member=member, **body.validated_data)
+        return Response(DisciplineSerializer(record).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(methods=["GET"], responses={200: AccountSerializer})
     @extend_schema(methods=["POST"], request=AccountOpenSerializer, responses={201: AccountSerializer})

@@ -213,3 +213,85 @@ class MemberStatusChange(models.Model):
     @classmethod
     def scope_self_q(cls, user: object, assignment: object) -> models.Q:
         return models.Q(member__user=user)
+
+
+class DisciplineKind(models.TextChoices):
+    """The five party disciplinary measures (党章 第三十九条; 中国共产党纪律处分条例 第八条)."""
+
+    WARNING = "warning", _("Warning (警告)")
+    SERIOUS_WARNING = "serious_warning", _("Serious warning (严重警告)")
+    REMOVAL_FROM_POST = "removal_from_post", _("Removal from party posts (撤销党内职务)")
+    PROBATION_WITHIN_PARTY = "probation_within_party", _("Probation within the Party (留党察看)")
+    EXPULSION = "expulsion", _("Expulsion from the Party (开除党籍)")
+
+
+class MemberDiscipline(models.Model):
+    """A disciplinary measure decided against a member (党纪处分), kept for good: never deleted.
+
+    留党察看 lasts one or two years (党章 第三十九条); meanwhile the member has no right to vote, elect or be
+    elected, nor to introduce an applicant (RULES.md §1, 细则 第十四条), until the rights are restored by
+    a decision recorded in ``rights_restored_on``.
+    """
+
+    member = models.ForeignKey(
+        Member, verbose_name=_("member"), on_delete=models.PROTECT, related_name="disciplines"
+    )
+    kind = models.CharField(_("measure"), max_length=32, choices=DisciplineKind.choices)
+    decided_on = models.DateField(_("decided on"))
+    until = models.DateField(_("probation until"), null=True, blank=True)
+    rights_restored_on = models.DateField(_("rights restored on"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "orgs.Organization", verbose_name=_("decided by"), on_delete=models.PROTECT, related_name="+"
+    )
+    document_no = models.CharField(_("document number"), max_length=100, blank=True)
+    reason = models.TextField(_("reason"))
+    restore_reason = models.TextField(_("reason for restoring the rights"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    scope_path_field = "member__org_path"
+    scope_org_field = "member__org"
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("disciplinary measure")
+        verbose_name_plural = _("disciplinary measures")
+        ordering = ["-decided_on", "-id"]
+        indexes = [models.Index(fields=["member", "kind"], name="members_discipline_member_kind")]
+        constraints = [
+            # Only 留党察看 has a term, and it always has one, ending after the decision.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        kind="probation_within_party", until__isnull=False, until__gt=models.F("decided_on")
+                    )
+                    | (~models.Q(kind="probation_within_party") & models.Q(until__isnull=True))
+                ),
+                name="members_discipline_until_for_probation",
+                violation_error_message=_(
+                    "Only probation within the Party has an end date, and it needs one."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rights_restored_on__isnull=True)
+                | models.Q(kind="probation_within_party", rights_restored_on__gte=models.F("decided_on")),
+                name="members_discipline_restored_after_decision",
+                violation_error_message=_(
+                    "Rights are restored only after probation within the Party, and not before its decision."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.get_kind_display()} {self.decided_on}"
+
+    @classmethod
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
+        return models.Q(member__user=user)

@@ -179,3 +179,22 @@ def subtree_member_stats(
         "by_education": by_education,
         "by_ethnicity": by_ethnicity,
     }
+
+
+def under_probation_within_party(member: Any, on: dt.date | None = None) -> bool:
+    """True when ``member`` is under 留党察看 on ``on`` and their rights are not (yet) restored.
+
+    党章 第三十九条: during the probation the member has no right to vote, elect or be elected; the rights
+    come back only by a decision (MemberDiscipline.rights_restored_on), not by the end date passing.
+    """
+    from dangjian.members.models import DisciplineKind, MemberDiscipline
+
+    on = on or timezone.localdate()
+    member_id = getattr(member, "pk", member)
+    return (
+        MemberDiscipline.objects.filter(
+            member_id=member_id, kind=DisciplineKind.PROBATION_WITHIN_PARTY, decided_on__lte=on
+        )
+        .filter(Q(rights_restored_on__isnull=True) | Q(rights_restored_on__gt=on))
+        .exists()
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dangjian.accounts import services as account_services
@@ -290,3 +291,207 @@ def members_regroup(*, actor: Any, source: Any, target: Any) -> int:
         moved = Member.objects.filter(group=source).update(group=target)
         audit_log(actor=actor, action="members.regrouped", obj=source, changes={"to": target, "count": moved})
     return moved
+
+
+# --- party discipline (党纪处分) -------------------------------------------------------------------
+
+
+def discipline_record(
+    *,
+    actor: Any,
+    member: Member,
+    kind: str,
+    decided_on: dt.date,
+    decided_by: Any,
+    reason: str,
+    years: int | None = None,
+    document_no: str = "",
+) -> Any:
+    """Record a disciplinary measure (党章 第三十九条). 留党察看 takes ``years`` (1 or 2); 开除党籍 also
+    records the member as having left the Party. Records are never deleted: a restoration is a new date."""
+    from dangjian.members.models import DisciplineKind, MemberDiscipline
+
+    if not can(actor, "change", member.org):
+        raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
+    if kind not in DisciplineKind.values:
+        raise ValidationError({"kind": _("Unknown disciplinary measure.")})
+    errors: dict[str, str] = {}
+    if not (reason or "").strip():
+        errors["reason"] = _("Give the reason for the change.")
+    if decided_by is None or not member.org.path.startswith(decided_by.path):
+        errors["decided_by"] = _("The decision is taken by the member's branch or a committee above it.")
+    if decided_on > timezone.localdate():
+        errors["decided_on"] = _("The date cannot be in the future.")
+    if decided_on < member.join_date:
+        errors["decided_on"] = _("The date cannot be before the member joined the Party.")
+    until = None
+    if kind == DisciplineKind.PROBATION_WITHIN_PARTY:
+        if years not in (1, 2):
+            errors["years"] = _("Probation within the Party lasts one or two years.")
+        else:
+            # The same day ``years`` later; a 29 February decision ends on 28 February.
+            try:
+                until = decided_on.replace(year=decided_on.year + years)
+            except ValueError:
+                until = decided_on.replace(year=decided_on.year + years, day=28)
+    if member.status not in CURRENT_STATUSES:
+        errors["kind"] = _("Only a current member can be disciplined; this member is “%(status)s”.") % {
+            "status": member.get_status_display()
+        }
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        record = MemberDiscipline.objects.create(
+            member=member,
+            kind=kind,
+            decided_on=decided_on,
+            until=until,
+            decided_by=decided_by,
+            document_no=(document_no or "").strip()[:100],
+            reason=reason.strip(),
+            actor=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_log(
+            actor=actor,
+            action="member.disciplined",
+            obj=member,
+            changes={"kind": kind, "decided_on": decided_on, "until": until, "decided_by": decided_by},
+        )
+        if kind == DisciplineKind.EXPULSION:
+            member_change_status(
+                actor=actor,
+                member=member,
+                status=MemberStatus.LEFT,
+                date=decided_on,
+                reason=_("Expelled from the Party (%(reason)s)") % {"reason": reason.strip()},
+            )
+    return record
+
+
+def discipline_restore_rights(*, actor: Any, discipline: Any, date: dt.date, reason: str = "") -> Any:
+    """Restore the rights of a member under 留党察看 (党章 第三十九条: after the probation, on a decision)."""
+    from dangjian.members.models import DisciplineKind
+
+    member = discipline.member
+    if not can(actor, "change", member.org):
+        raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
+    if discipline.kind != DisciplineKind.PROBATION_WITHIN_PARTY:
+        raise ValidationError({"kind": _("Only probation within the Party has rights to restore.")})
+    if discipline.rights_restored_on is not None:
+        raise ValidationError({"date": _("The rights were already restored.")})
+    if date < discipline.decided_on or date > timezone.localdate():
+        raise ValidationError({"date": _("The date must be between the decision and today.")})
+    with transaction.atomic():
+        discipline.rights_restored_on = date
+        discipline.restore_reason = (reason or "").strip()
+        discipline.save(update_fields=["rights_restored_on", "restore_reason"])
+        audit_log(
+            actor=actor,
+            action="member.rights_restored",
+            obj=member,
+            changes={"discipline": discipline.pk, "date": date},
+        )
+    return discipline
+
+
+# --- relation transfers and status changes (issue 3, RULES.md §4) -------------------------------------
+
+
+def member_relation_move(*, actor: Any, member: Member, to_org: Any, date: dt.date, reason: str) -> Member:
+    """Move the member's organisation relation to ``to_org`` (an accepted transfer, transfers.services).
+
+    The caller (the receiving side) checked its own right to accept; the member's history stays as it
+    is. The group is cleared (groups belong to the old branch), the member's own login follows, an audit
+    row is written, and ``transfers.signals.member_relation_moved`` lets other records (dues, points)
+    follow without losing their history.
+    """
+    from dangjian.transfers.signals import member_relation_moved
+
+    from_org = member.org
+    with transaction.atomic():
+        member.org = to_org
+        member.org_path = to_org.path
+        member.group = None
+        member.save(update_fields=["org", "org_path", "group", "updated_at"])
+        if member.user_id:
+            _member_role_follow(user=member.user, org=to_org)
+        audit_log(
+            actor=actor,
+            action="member.relation_moved",
+            obj=member,
+            org=to_org,
+            changes={"org": [from_org.pk, to_org.pk], "date": date, "reason": reason},
+        )
+        member_relation_moved.send(sender=Member, member=member, from_org=from_org, to_org=to_org, date=date)
+    return member
+
+
+def _transfer_rule(date: dt.date, org: Any) -> Any:
+    from dangjian.transfers import rules as transfer_rules
+
+    return transfer_rules, transfer_rules.rule_for(date, org)
+
+
+def member_suspend(
+    *, actor: Any, member: Member, last_contact: dt.date, date: dt.date, reason: str = ""
+) -> Member:
+    """停止党籍 of a member who lost contact 6 months or more ago (条例 第三十四条; refused earlier)."""
+    transfer_rules, r = _transfer_rule(date, member.org)
+    violation = transfer_rules.check_suspension(last_contact=last_contact, on=date, r=r)
+    if violation:
+        raise transfer_rules.RuleViolationError(violation)
+    text = reason.strip() or _("Lost contact since %(date)s") % {"date": last_contact}
+    return member_change_status(
+        actor=actor, member=member, status=MemberStatus.SUSPENDED, date=date, reason=f"{text} [{r.ref}]"
+    )
+
+
+def _status_before(member: Member, exclude: tuple[str, ...]) -> str:
+    """The last status of the member's history that is not one of ``exclude`` (what a restore returns to)."""
+    for change in member.status_changes.order_by("-date", "-id"):
+        if change.to_status not in exclude:
+            return change.to_status
+    return MemberStatus.FULL if member.full_date else MemberStatus.PROBATIONARY
+
+
+def member_restore(*, actor: Any, member: Member, date: dt.date, reason: str) -> Member:
+    """Undo a suspension, a removal or a historical record by a new event (history is never deleted)."""
+    if member.status in CURRENT_STATUSES:
+        raise ValidationError({"status": _("The member is already a current member.")})
+    if member.status == MemberStatus.DECEASED and not reason.strip():
+        raise ValidationError({"reason": _("Give the reason for the change.")})
+    back = _status_before(
+        member,
+        (MemberStatus.SUSPENDED, MemberStatus.LEFT, MemberStatus.DECEASED, MemberStatus.HISTORICAL),
+    )
+    return member_change_status(actor=actor, member=member, status=back, date=date, reason=reason)
+
+
+def member_remove(*, actor: Any, member: Member, date: dt.date, reason: str) -> Member:
+    """Removal (除名) as having left. A suspended member can be removed 2 years after the suspension."""
+    if member.status == MemberStatus.SUSPENDED:
+        change = (
+            member.status_changes.filter(to_status=MemberStatus.SUSPENDED).order_by("-date", "-id").first()
+        )
+        if change is not None:
+            transfer_rules, r = _transfer_rule(date, member.org)
+            violation = transfer_rules.check_removal_after_suspension(suspended_on=change.date, on=date, r=r)
+            if violation:
+                raise transfer_rules.RuleViolationError(violation)
+    return member_change_status(
+        actor=actor, member=member, status=MemberStatus.LEFT, date=date, reason=reason
+    )
+
+
+def member_record_death(*, actor: Any, member: Member, date: dt.date, reason: str = "") -> Member:
+    """Record a member's death (逝世)."""
+    return member_change_status(
+        actor=actor, member=member, status=MemberStatus.DECEASED, date=date, reason=reason or _("Deceased")
+    )
+
+
+def member_make_historical(*, actor: Any, member: Member, date: dt.date, reason: str) -> Member:
+    """Keep a member as a historical record (e.g. relation transferred out of the platform)."""
+    return member_change_status(
+        actor=actor, member=member, status=MemberStatus.HISTORICAL, date=date, reason=reason
+    )

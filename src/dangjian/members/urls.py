@@ -14,6 +14,12 @@ urlpatterns: list = [
     path("<int:pk>/account/open/", views.member_account_open, name="account_open"),
     path("<int:pk>/account/password/", views.member_account_password, name="account_password"),
     path("<int:pk>/account/close/", views.member_account_close, name="account_close"),
+    path("<int:pk>/discipline/", views.member_discipline, name="discipline"),
+    path(
+        "<int:pk>/discipline/<int:record>/restore/",
+        views.member_discipline_restore,
+        name="discipline_restore",
+    ),
 ]
 
 # Import / export pages (members/io_views.py) and the progress pages of their jobs.

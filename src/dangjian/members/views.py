@@ -35,7 +35,7 @@ from dangjian.core.scoping import can, path_prefix_q
 from dangjian.members import selectors, services
 from dangjian.members.choices import CURRENT_STATUSES, Education, Gender, MemberStatus
 from dangjian.members.forms import MemberForm
-from dangjian.members.models import Member
+from dangjian.members.models import DisciplineKind, Member, MemberDiscipline
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgType
 from dangjian.orgs.selectors import top_orgs_for
 
@@ -249,7 +249,10 @@ def _changeable_member(request: HttpRequest, pk: int) -> Member:
 
 @login_required
 def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    member = _visible_member(request, pk)
+    return _detail_page(request, _visible_member(request, pk))
+
+
+def _detail_page(request: HttpRequest, member: Member, status: int = 200, **extra: Any) -> HttpResponse:
     today = timezone.localdate()
     history = member.status_changes.select_related("actor").order_by("-date", "-id")
     positions = member.committee_positions.select_related("term__org").order_by(
@@ -257,6 +260,8 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     can_change = can(request.user, "change", member.org)
     context = {
+        "disciplines": member.disciplines.select_related("decided_by").order_by("-decided_on", "-id"),
+        "discipline_form": _style(DisciplineForm(member=member)) if can_change else None,
         "member": member,
         "age": member.age(today),
         "standing": member.party_standing_years(today),
@@ -268,8 +273,9 @@ def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_reveal": can(request.user, "reveal", member.org),
         "status_form": StatusChangeForm(member=member),
         "account": _account_card(request.user, member) if can_change else None,
+        **extra,
     }
-    return render(request, "members/detail.html", context)
+    return render(request, "members/detail.html", context, status=status)
 
 
 @login_required
@@ -610,3 +616,67 @@ def member_account_close(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("members:detail", pk=member.pk)
     return _account_page(request, member, form, "close")
+
+
+# --- party discipline (党纪处分) -------------------------------------------------------------------
+
+
+class DisciplineForm(forms.Form):
+    """A disciplinary measure as decided: which, when, by whom, the document and the reason."""
+
+    kind = forms.ChoiceField(label=_l("Measure"), choices=DisciplineKind.choices)
+    decided_on = forms.DateField(label=_l("Decided on"), widget=forms.DateInput(attrs={"type": "date"}))
+    years = forms.TypedChoiceField(
+        label=_l("Probation (years)"),
+        choices=[("", "—"), (1, "1"), (2, "2")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text=_l("Only for probation within the Party: one or two years."),
+    )
+    decided_by = forms.ModelChoiceField(label=_l("Decided by"), queryset=Organization.objects.none())
+    document_no = forms.CharField(label=_l("Document number"), max_length=100, required=False)
+    reason = forms.CharField(label=_l("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=1000)
+
+    def __init__(self, *args: Any, member: Member, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"decided_on": timezone.localdate(), "decided_by": member.org_id})
+        super().__init__(*args, **kwargs)
+        # The member's branch and the committees above it, nearest first.
+        steplen = Organization.steplen
+        paths = [member.org_path[: i * steplen] for i in range(1, len(member.org_path) // steplen + 1)]
+        self.fields["decided_by"].queryset = Organization.objects.filter(path__in=paths).order_by("-depth")
+
+
+@login_required
+@require_POST
+def member_discipline(request: HttpRequest, pk: int) -> HttpResponse:
+    member = _changeable_member(request, pk)
+    form = DisciplineForm(request.POST, member=member)
+    if form.is_valid():
+        try:
+            services.discipline_record(actor=request.user, member=member, **form.cleaned_data)
+        except (ValidationError, PermissionDenied) as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The disciplinary measure was recorded."))
+            return redirect(reverse("members:detail", args=[member.pk]) + "#discipline")
+    return _detail_page(request, member, status=400, discipline_form=_style(form), discipline_open=True)
+
+
+@login_required
+@require_POST
+def member_discipline_restore(request: HttpRequest, pk: int, record: int) -> HttpResponse:
+    member = _changeable_member(request, pk)
+    discipline = get_object_or_404(MemberDiscipline, pk=record, member=member)
+    try:
+        date = dt.date.fromisoformat(request.POST.get("date", ""))
+        services.discipline_restore_rights(
+            actor=request.user, discipline=discipline, date=date, reason=request.POST.get("reason", "")
+        )
+    except ValueError:
+        messages.error(request, _("Enter a date as YYYY-MM-DD."))
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
+    else:
+        messages.success(request, _("The rights of %(name)s were restored.") % {"name": member.name})
+    return redirect(reverse("members:detail", args=[member.pk]) + "#discipline")

@@ -36,7 +36,10 @@ OFFSETS: list[tuple[int, int]] = [
     (19, 552), (20, 560), (21, 700), (22, 860),
 ]  # fmt: skip
 # The last step each demo case has reached, cycled over the branches: every stage is represented.
-TARGETS = [1, 1, 2, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 17, 19, 20, 21, 22, 24, 25]
+TARGETS = [1, 1, 2, 3, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 17, 19, 20, 21, 22, 24, 25, 16, 6, 9]
+# Extra days in the past for some of them, so that every alert has a case: the approval after the
+# general meeting overdue (index 21) and the half-yearly assessment of an activist and a candidate due.
+LAGS = {21: 100, 22: 200, 23: 200}
 NAMES = _words(
     "张晓宇 王思雨 李浩然 赵欣怡 陈子涵 刘一鸣 杨梦瑶 黄俊杰 周佳怡 吴天宇 徐若曦 孙博文 马诗涵 朱明哲 胡雨桐 "
     "郭志远 何欣妍 林晨阳 高可馨 罗宇航 郑雨欣 梁嘉豪 谢语桐 宋逸飞 唐心怡 许泽宇 韩佳琪 邓皓轩 冯思彤 曹一诺"
@@ -115,7 +118,7 @@ def _span(target: int) -> int:
     return max(offset for step, offset in OFFSETS if step <= target)
 
 
-def load_recruitment_demo(*, actor: Any, today: dt.date | None = None, branches: int = 21) -> int:
+def load_recruitment_demo(*, actor: Any, today: dt.date | None = None, branches: int = 24) -> int:
     """Open and walk demo cases in the first ``branches`` branches with enough full members."""
     if RecruitmentCase.objects.exists():
         return 0
@@ -139,6 +142,7 @@ def load_recruitment_demo(*, actor: Any, today: dt.date | None = None, branches:
             continue
         target = TARGETS[made % len(TARGETS)]
         jitter = (made * 7) % 25 + (40 if target == 1 and made % 2 == 0 else 3)  # some talks overdue
+        jitter += LAGS.get(made % len(TARGETS), 0)
         start = today - dt.timedelta(days=_span(target) + jitter)
         n = next(seq)
         birth = dt.date(1996 + n % 8, 1 + n % 12, 1 + n % 27)

@@ -92,8 +92,8 @@ class MemberInfo:
     status: str
     full_date: dt.date | None
     id_number_index: str
-    # 留党察看 not yet restored (no rights to introduce). The register has no discipline field yet, so the
-    # service derives it from the status (suspended); see recruitment/services.py.
+    # Under 留党察看 on the step's date with the rights not restored (members.selectors.
+    # under_probation_within_party, filled in by recruitment/services.py).
     under_discipline: bool = False
 
 
@@ -432,15 +432,22 @@ def _member_problems(
                     field_name=field_name,
                 )
             )
-        elif m.under_discipline:
+        elif m.under_discipline or m.status == SUSPENDED:
+            # 留党察看 not restored and 停止党籍 (suspended) both leave the member without party rights.
             out.append(
                 _v(
                     r,
                     "introducer_under_discipline" if rule == "introducers" else "mentor_under_discipline",
                     rule,
-                    _(
-                        "%(name)s is under 留党察看 (or suspended) without restored rights and cannot take this "
-                        "role."
+                    (
+                        _(
+                            "%(name)s is under probation within the Party (留党察看) without restored rights "
+                            "and cannot take this role."
+                        )
+                        if m.under_discipline
+                        else _(
+                            "%(name)s has their membership suspended (停止党籍) and cannot take this role."
+                        )
                     )
                     % {"name": m.name},
                     field_name=field_name,

@@ -22,6 +22,7 @@ from dangjian.core.audit import audit_log
 from dangjian.core.scoping import can, ensure_in_scope
 from dangjian.meetings import services as meeting_services
 from dangjian.meetings.models import VoteKind
+from dangjian.members import selectors as member_selectors
 from dangjian.members import services as member_services
 from dangjian.members.choices import DuesCategory, MemberStatus, Occupation
 from dangjian.members.models import Member
@@ -120,15 +121,15 @@ def _org_info(org: Organization) -> rules.OrgInfo:
     return rules.OrgInfo(id=org.pk, name=org.name, org_type=org.org_type, depth=org.depth, path=org.path)
 
 
-def _member_info(m: Member) -> rules.MemberInfo:
+def _member_info(m: Member, on: dt.date) -> rules.MemberInfo:
     return rules.MemberInfo(
         id=m.pk,
         name=m.name,
         status=m.status,
         full_date=m.full_date,
         id_number_index=m.id_number_index,
-        # The register has no discipline (留党察看) field yet: a suspended member has no rights either way.
-        under_discipline=m.status == MemberStatus.SUSPENDED,
+        # 留党察看 on the step's date, rights not restored (the rules refuse 停止党籍 by the status).
+        under_discipline=member_selectors.under_probation_within_party(m, on),
     )
 
 
@@ -163,7 +164,7 @@ def _allowed_org(case: RecruitmentCase, org: Organization) -> bool:
 
 
 def _parse_fields(
-    *, actor: Any, case: RecruitmentCase, spec: steps.StepSpec, raw: dict[str, Any]
+    *, actor: Any, case: RecruitmentCase, spec: steps.StepSpec, raw: dict[str, Any], on: dt.date
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The step's own fields: (values for the rules, JSON to store). Unknown or malformed → ValidationError."""
     errors: dict[str, list[str]] = {}
@@ -202,7 +203,7 @@ def _parse_fields(
                 if len(found) != len(set(ids)):
                     errors[name] = [_("Unknown member.")]
                     continue
-                for_rules[name] = [_member_info(found[i]) for i in ids]
+                for_rules[name] = [_member_info(found[i], on) for i in ids]
                 stored[name] = [{"id": i, "name": found[i].name} for i in ids]
             elif f.kind == steps.ORG:
                 org = Organization.objects.filter(pk=int(value)).first()
@@ -244,7 +245,7 @@ def step_record(*, actor: Any, case: RecruitmentCase, data: dict[str, Any]) -> C
     handled_by = str(data.get("handled_by") or "").strip()[:100]
     if number in HANDLER_REQUIRED and not handled_by:
         raise ValidationError({"handled_by": _("Name the person who held the talk.")})
-    for_rules, stored = _parse_fields(actor=actor, case=case, spec=spec, raw=data)
+    for_rules, stored = _parse_fields(actor=actor, case=case, spec=spec, raw=data, on=date)
 
     with transaction.atomic():
         case = RecruitmentCase.objects.select_for_update().select_related("org").get(pk=case.pk)

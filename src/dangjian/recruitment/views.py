@@ -336,7 +336,10 @@ def case_step(request: HttpRequest, pk: int) -> HttpResponse:
     if not can(request.user, "change", case.org):
         raise PermissionDenied(_("You may view this but not change it."))
     data: dict[str, Any] = {
-        k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken" and v != ""
+        k: v
+        for k, v in request.POST.dict().items()
+        # The attachment's kind goes with the upload (below), not with the step's own fields.
+        if k not in ("csrfmiddlewaretoken", "attachment_kind") and v != ""
     }
     for name in ("mentors", "introducers"):
         if name in request.POST:

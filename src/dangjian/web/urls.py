@@ -26,5 +26,6 @@ extra = [
     path("members/", include("dangjian.members.urls")),
     path("accounts/", include("dangjian.accounts.urls")),
     path("recruitment/", include("dangjian.recruitment.urls")),
+    path("transfers/", include("dangjian.transfers.urls")),
     path("m/", include("dangjian.web.mobile_urls")),
 ]

@@ -53,7 +53,8 @@ class Command(BaseCommand):
             self._handle(**options)
 
     def _handle(self, **options: Any) -> None:
-        from dangjian.orgs.demo import DEFAULT_PASSWORD, load_demo
+        from dangjian.demo_all import load_all
+        from dangjian.orgs.demo import DEFAULT_PASSWORD
 
         self._check_keys()
         self.stdout.write(_("Data directory: %(dir)s") % {"dir": settings.DATA_DIR})
@@ -62,7 +63,8 @@ class Command(BaseCommand):
         self._check_field_key()
 
         self.stdout.write(_("Loading the demo city 示范市…"))
-        result = load_demo(password=options["password"])
+        everything = load_all(password=options["password"])
+        result = everything.city
         if result.created:
             self.stdout.write(
                 _("Demo city loaded: %(orgs)d organisations, %(members)d members.")
@@ -75,6 +77,14 @@ class Command(BaseCommand):
                 )
                 % {"orgs": result.organizations, "members": result.members}
             )
+        labels = {"recruitment": _("recruitment cases"), "transfers": _("relation transfers")}
+        for app, made in everything.apps.items():
+            if made:
+                self.stdout.write(
+                    _("Demo %(what)s loaded: %(count)d.") % {"what": labels.get(app, app), "count": made}
+                )
+        if everything.alerts_created:
+            self.stdout.write(_("Alerts raised: %(count)d.") % {"count": everything.alerts_created})
 
         host, port = options["host"], options["port"]
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from dangjian.transfers import views
+
+app_name = "transfers"
+
+urlpatterns = [
+    path("", views.transfer_list, name="list"),
+    path("new/", views.transfer_create, name="create"),
+    path("flowing/", views.flowing_list, name="flowing"),
+    path("proposals/<int:pk>/decide/", views.proposal_decide, name="proposal_decide"),
+    path("<int:pk>/", views.transfer_detail, name="detail"),
+    path("<int:pk>/letter/", views.transfer_letter, name="letter"),
+    path("<int:pk>/<str:action>/", views.transfer_act, name="act"),
+]
