@@ -1,4 +1,4 @@
-"""Named personas and a small organisation tree shared by every test (STYLE.md: personas in one place).
+"""Named personas and a small organisation tree shared by every test (house style: personas in one place).
 
 The tree::
 

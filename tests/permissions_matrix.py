@@ -429,6 +429,12 @@ ENDPOINTS: dict[str, Endpoint] = {
         },
         **{**_members, "expect": {**_members.get("expect", {}), ("writer", "POST"): 201}},
     ),
+    # Status events (suspend / restore / remove / death / historical), each one service with its rules.
+    "api:member-status-events": Endpoint(
+        DETAIL,
+        payload={"POST": lambda ctx: {"event": "death", "date": "2026-01-05", "reason": "病故"}},
+        **{**_members, "expect": {**_members.get("expect", {}), ("writer", "POST"): 201}},
+    ),
     "api:member-reveal": Endpoint(DETAIL, payload={"POST": lambda ctx: {"field": "id_number"}}, **_members),
     # Party discipline (党纪处分): read with the member, recorded by those who may change them.
     "api:member-discipline": Endpoint(

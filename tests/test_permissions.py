@@ -215,7 +215,7 @@ def test_secretary_cannot_move_member_out_of_scope(tree, secretary_a, member_fac
 
 
 def test_write_leaving_scope_is_rolled_back_with_403(tree, secretary_a, member_factory, api, monkeypatch):
-    """The re-check inside the transaction (ARCHITECTURE.md "Scope") is the last line of defence: even
+    """The re-check inside the transaction (the design notes "Scope") is the last line of defence: even
     if validation let an out-of-scope branch through, the update is rolled back, audit row and all."""
     monkeypatch.setitem(PERMISSIONS, Role.SECRETARY, {**PERMISSIONS[Role.SECRETARY], "add": ALL})
     member = member_factory(tree.branch_a)

@@ -2,7 +2,7 @@
 one alert refresh so that /alerts/ and the worklists have something to show.
 
 It lives at the project level, beside settings.py and urls.py (which also know every app), because
-``core`` imports no app (ARCHITECTURE.md): ``dangjian demo`` (a core command) calls only this module.
+``core`` imports no app (the design notes): ``dangjian demo`` (a core command) calls only this module.
 Every step is idempotent, so a second ``dangjian demo`` changes nothing: the city loads once, each app's
 loader does nothing when its rows exist, and a second alert refresh on the same day changes no alert.
 """

@@ -285,6 +285,13 @@ WRITES: dict[str, tuple[Callable[[Any, Any, Any], Any], str, str | None] | None]
         "member.status_changed",
         "branch_a",
     ),
+    "members.member_status_event": (
+        lambda s, t, p: s.member_status_event(
+            actor=p["secretary_a"], member=p["member_a"].member, event="death", date=DAY
+        ),
+        "member.status_changed",
+        "branch_a",
+    ),
     "members.member_make_historical": (
         lambda s, t, p: s.member_make_historical(
             actor=p["secretary_a"], member=p["member_a"].member, date=DAY, reason="x"

@@ -1,4 +1,4 @@
-"""Personal data at rest: field encryption, blind indexes and masks (ARCHITECTURE.md, "PII")."""
+"""Personal data at rest: field encryption, blind indexes and masks (design: PII)."""
 
 from __future__ import annotations
 

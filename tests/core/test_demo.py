@@ -1,4 +1,4 @@
-"""The demo city 示范市: structure, national proportions (RULES.md §5), accounts, and idempotence."""
+"""The demo city 示范市: structure, national proportions (党内统计公报), accounts, and idempotence."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_demo_city_has_the_shape_and_proportions_of_a_real_one():
     n = len(members)
     assert 1900 <= n <= 2100
     share = lambda pred: sum(1 for m in members if pred(m)) / n  # noqa: E731
-    # RULES.md §5 (end of 2024): 30.9% women, 7.7% minorities, 57.6% junior college or above.
+    # 党内统计公报 (end of 2024): 30.9% women, 7.7% minorities, 57.6% junior college or above.
     assert 0.28 <= share(lambda m: m.gender == "female") <= 0.34
     assert 0.05 <= share(lambda m: m.ethnicity != HAN) <= 0.10
     assert len({m.ethnicity for m in members}) >= 8

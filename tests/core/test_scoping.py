@@ -13,7 +13,7 @@ from dangjian.members.models import Member
 from dangjian.orgs.models import Organization
 
 # Role × action: what a role held on district_a allows on branch_a (inside) and on branch_b (outside).
-# ARCHITECTURE.md "Scope": admin everything; org_manager manages the subtree; secretary and committee
+# the design notes "Scope": admin everything; org_manager manages the subtree; secretary and committee
 # member run a branch's members (only the secretary reveals) but do not restructure it (manage_org:
 # org managers only); auditor reads and reads the log; member and resident reach only their own rows
 # (SELF), never a subtree.

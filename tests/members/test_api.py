@@ -391,7 +391,7 @@ def test_pagination(tree, secretary_a, member_factory, api):
     assert client.get("/api/v1/members/?page=99").status_code == 404
 
 
-# Query counts: the same number of queries for 5 rows as for 50 (STYLE.md, "Query counts locked").
+# Query counts: the same number of queries for 5 rows as for 50 (house style, "Query counts locked").
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,7 @@ def test_stats_ignore_dissolved_orgs(city, org_manager, api):
     assert s["orgs"] == 5 and "group" not in s["orgs_by_type"]
 
 
-# Query counts: a list must not issue one query per row (STYLE.md, "Query counts locked").
+# Query counts: a list must not issue one query per row (house style, "Query counts locked").
 
 
 def _grow(tree, n: int, prefix: str) -> None:

@@ -1,5 +1,5 @@
 """Regressions from the review of the organisation pages: scope of residents, who restructures the tree,
-committee terms (RULES.md §3, 党章 第三十一条), historical elections, the committee-size flag, merges."""
+committee terms (支部工作条例, 党章 第三十一条), historical elections, the committee-size flag, merges."""
 
 from __future__ import annotations
 

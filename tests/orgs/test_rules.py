@@ -1,4 +1,4 @@
-"""Organisation structure rules (RULES.md §3): a table of (situation → flags, article) rows."""
+"""Organisation structure rules (支部工作条例): a table of (situation → flags, article) rows."""
 
 from __future__ import annotations
 
@@ -27,12 +27,16 @@ FLAG_TABLE = [
     ((B, 12, 12, True, 9), {"committee_size"}, "支部工作条例 第十条: a committee of 9 is too big"),
     ((B, 12, 12, True, 2), {"committee_size"}, "支部工作条例 第十条: a committee of 2 is too small"),
     ((B, 12, 12, True, 7), set(), "支部工作条例 第十条: up to 7 is tolerated"),
-    ((GB, 49, 49, True, 5), {"general_branch_small"}, "RULES.md §3: a general branch below 50"),
-    ((GB, 50, 50, True, 5), set(), "RULES.md §3: a general branch of 50"),
-    ((C, 99, 99, True, 7), {"committee_small"}, "RULES.md §3: a committee below 100"),
-    ((C, 100, 100, True, 7), set(), "RULES.md §3: a committee of 100"),
-    ((OrgType.WORKING_COMMITTEE, 10, 10, True, 5), set(), "RULES.md §3: no size rule for working committees"),
-    ((OrgType.GROUP, 1, 1, False, 0), set(), "RULES.md §3: no size rule for party groups"),
+    ((GB, 49, 49, True, 5), {"general_branch_small"}, "支部工作条例: a general branch below 50"),
+    ((GB, 50, 50, True, 5), set(), "支部工作条例: a general branch of 50"),
+    ((C, 99, 99, True, 7), {"committee_small"}, "支部工作条例: a committee below 100"),
+    ((C, 100, 100, True, 7), set(), "支部工作条例: a committee of 100"),
+    (
+        (OrgType.WORKING_COMMITTEE, 10, 10, True, 5),
+        set(),
+        "支部工作条例: no size rule for working committees",
+    ),
+    ((OrgType.GROUP, 1, 1, False, 0), set(), "支部工作条例: no size rule for party groups"),
 ]
 
 

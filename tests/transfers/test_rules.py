@@ -1,4 +1,4 @@
-"""Table tests of the transfer rules (RULES.md §4): letter validity, expiry, 6-month thresholds."""
+"""Table tests of the transfer rules (党员教育管理工作条例): letter validity, expiry, 6-month thresholds."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class User(AbstractUser):
 
 
 class RoleAssignment(models.Model):
-    """A user holds a role on an organisation and its whole subtree (ARCHITECTURE.md, "Scope")."""
+    """A user holds a role on an organisation and its whole subtree (design: Scope)."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -156,7 +156,7 @@ def alerts_refresh(on: dt.date | None = None, kinds: Iterable[str] | None = None
 def _org_paths(specs: list[AlertSpec]) -> dict[int, str]:
     from dangjian.core.models import Alert
 
-    organization = Alert._meta.get_field("org").related_model  # core imports no app (ARCHITECTURE.md)
+    organization = Alert._meta.get_field("org").related_model  # core imports no app (the design notes)
     paths: dict[int, str] = {}
     missing = set()
     for spec in specs:

@@ -1,4 +1,4 @@
-"""Field encryption and blind indexes for personal data (ARCHITECTURE.md, "PII").
+"""Field encryption and blind indexes for personal data (design: PII).
 
 ID-card and phone numbers are stored encrypted (Fernet, key derived from ``DANGJIAN_FIELD_KEY``) and
 looked up through an HMAC-SHA256 blind index of the normalised value, so equality search and

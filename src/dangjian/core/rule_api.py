@@ -30,7 +30,7 @@ from dangjian.core.selectors import rules_in_force
 
 
 def _organizations() -> Any:
-    # core imports no app (ARCHITECTURE.md): the organisation model is reached through the registry.
+    # core imports no app (the design notes): the organisation model is reached through the registry.
     return apps.get_model("orgs", "Organization")
 
 

@@ -1,6 +1,6 @@
-"""Rules as versioned data (ARCHITECTURE.md, "Rulebook").
+"""Rules as versioned data (design: Rulebook).
 
-``rules/*.yaml`` ship the national rules of RULES.md. Each file holds one rule family::
+``rules/*.yaml`` ship the national rules (the Party's official texts). Each file holds one rule family::
 
     key: transfers.letter
     title: 组织关系介绍信

@@ -1,7 +1,7 @@
 """The one place where scope is decided: who may do what on which part of the organisation tree.
 
 A ``RoleAssignment(user, org, role)`` grants a role on an organisation **and its whole subtree**
-(ARCHITECTURE.md, "Scope"). Every queryset a page or an API returns goes through
+(design: Scope). Every queryset a page or an API returns goes through
 ``Model.objects.restrict(user, action)``; object lookups use the restricted queryset, so a forbidden
 object and a missing one both answer 404. After a write, ``ensure_in_scope`` re-checks inside the
 transaction that the object is still within the actor's scope.

@@ -12,14 +12,14 @@ from rest_framework.response import Response
 
 from dangjian.core.api import ScopedModelViewSet
 from dangjian.members import selectors, services
-from dangjian.members.choices import MemberStatus
+from dangjian.members.choices import MemberStatus, StatusEvent
 from dangjian.members.models import DisciplineKind, Member, MemberDiscipline, MemberStatusChange
 from dangjian.orgs.models import Organization
 
 WRITE_FIELDS = [
     "name", "gender", "ethnicity", "birth_date", "id_number", "phone", "education", "degree", "occupation",
     "work_unit", "position", "native_place", "address", "latitude", "longitude", "join_date", "full_date",
-    "status", "org", "group", "dues_category",
+    "status", "org", "group", "dues_category", "last_contact_on",
 ]  # fmt: skip
 
 
@@ -38,7 +38,7 @@ class MemberSerializer(serializers.ModelSerializer):
             "id", "name", "gender", "ethnicity", "birth_date", "id_number_masked", "phone_masked",
             "education", "degree", "occupation", "work_unit", "position", "native_place", "address",
             "latitude", "longitude", "join_date", "full_date", "party_standing", "status", "status_display",
-            "org", "org_name", "group", "dues_category", "id_number", "phone",
+            "org", "org_name", "group", "dues_category", "last_contact_on", "id_number", "phone",
         ]  # fmt: skip
         read_only_fields = ["id_number_masked", "phone_masked"]
 
@@ -76,6 +76,35 @@ class StatusChangeRequestSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=MemberStatus.choices, label=_("status"))
     date = serializers.DateField(label=_("date"))
     reason = serializers.CharField(label=_("reason"), max_length=2000)
+
+
+class StatusEventRequestSerializer(serializers.Serializer):
+    """One status event (members.services.member_status_event); ``last_contact_on`` for a suspension."""
+
+    event = serializers.ChoiceField(choices=StatusEvent.choices, label=_("event"))
+    date = serializers.DateField(label=_("date"))
+    reason = serializers.CharField(label=_("reason"), max_length=2000, required=False, allow_blank=True)
+    last_contact_on = serializers.DateField(label=_("date of last contact"), required=False, allow_null=True)
+
+
+def rule_violation_response(exc: Exception) -> Response:
+    """A rule's refusal in the contract's envelope (as transfers and recruitment answer it)."""
+    v = exc.violation  # type: ignore[attr-defined]
+    return Response(
+        {
+            "error": {
+                "code": "rule_violation",
+                "rule": v.rule,
+                "article": v.article,
+                "message": v.message,
+                "violation": v.code,
+                "rule_version": v.rule_ref,
+                "earliest_date": v.earliest.isoformat() if v.earliest else None,
+                "fields": {},
+            }
+        },
+        status=status.HTTP_400_BAD_REQUEST,
+    )
 
 
 class DisciplineSerializer(serializers.ModelSerializer):
@@ -194,6 +223,24 @@ class MemberViewSet(ScopedModelViewSet):
         return Response(
             {"field": field, "value": services.member_reveal(actor=request.user, member=member, field=field)}
         )
+
+    @extend_schema(request=StatusEventRequestSerializer, responses={201: StatusChangeSerializer})
+    @action(detail=True, methods=["post"], url_path="status-events", url_name="status-events")
+    def status_events(self, request, pk=None):
+        """Record a status event: ``suspend`` (needs ``last_contact_on`` unless the register has it; 6
+        months without contact, 条例 第三十四条), ``restore``, ``remove`` (a suspended member 2 years after
+        the suspension), ``death``, ``historical``. A rule's refusal answers 400 ``rule_violation``."""
+        from dangjian.transfers.rules import RuleViolationError
+
+        member = self._member_to_change()
+        body = StatusEventRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.member_status_event(actor=request.user, member=member, **body.validated_data)
+        except RuleViolationError as exc:
+            return rule_violation_response(exc)
+        change = member.status_changes.order_by("-recorded_at", "-id").first()
+        return Response(StatusChangeSerializer(change).data, status=status.HTTP_201_CREATED)
 
     def _member_to_change(self) -> Member:
         member = self.get_object()  # 404 outside the scope

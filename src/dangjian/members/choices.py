@@ -34,7 +34,17 @@ class MemberStatus(models.TextChoices):
     HISTORICAL = "historical", _("Historical member")
 
 
-# Statuses counted as current members of an organisation (RULES.md §5: counted through the relation).
+class StatusEvent(models.TextChoices):
+    """The status events a branch records (issue 3), each one a service in members/services.py."""
+
+    SUSPEND = "suspend", _("Suspend membership (停止党籍)")
+    RESTORE = "restore", _("Restore")
+    REMOVE = "remove", _("Remove (除名)")
+    DEATH = "death", _("Record death")
+    HISTORICAL = "historical", _("Keep as a historical record")
+
+
+# Statuses counted as current members of an organisation (党内统计公报: counted through the relation).
 CURRENT_STATUSES = (MemberStatus.PROBATIONARY, MemberStatus.FULL, MemberStatus.FLOWING)
 
 
@@ -48,7 +58,7 @@ class Education(models.TextChoices):
     JUNIOR_HIGH_OR_BELOW = "junior_high_or_below", _("Junior high school or below")
 
 
-# RULES.md §5 reports "junior college or above" (大专及以上) as a national proportion.
+# 党内统计公报 reports "junior college or above" (大专及以上) as a national proportion.
 HIGHER_EDUCATION = (Education.DOCTORATE, Education.MASTER, Education.BACHELOR, Education.JUNIOR_COLLEGE)
 
 

@@ -18,7 +18,7 @@ from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus, OrgType
 
 PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
-MIN_JOIN_AGE = 18  # RULES.md §1 (细则 §9): an applicant is at least 18 on the application date
+MIN_JOIN_AGE = 18  # 发展党员工作细则 (细则 §9): an applicant is at least 18 on the application date
 
 
 class MemberForm(forms.ModelForm):
@@ -30,12 +30,13 @@ class MemberForm(forms.ModelForm):
         fields = [
             "name", "gender", "ethnicity", "birth_date", "education", "degree", "occupation", "work_unit",
             "position", "native_place", "address", "latitude", "longitude", "join_date", "full_date",
-            "status", "org", "group", "dues_category",
+            "status", "org", "group", "dues_category", "last_contact_on",
         ]  # fmt: skip
         widgets = {
             "birth_date": forms.DateInput(attrs={"type": "date"}),
             "join_date": forms.DateInput(attrs={"type": "date"}),
             "full_date": forms.DateInput(attrs={"type": "date"}),
+            "last_contact_on": forms.DateInput(attrs={"type": "date"}),
         }
 
     def __init__(self, *args: Any, actor: Any = None, **kwargs: Any) -> None:
@@ -119,6 +120,9 @@ class MemberForm(forms.ModelForm):
                 )
         if full and full > today:
             self.add_error("full_date", _("The full-membership date cannot be in the future."))
+        last_contact = data.get("last_contact_on")
+        if last_contact and last_contact > today:
+            self.add_error("last_contact_on", _("The date of last contact cannot be in the future."))
         if full and join and full < join:
             self.add_error("full_date", _("The full-membership date cannot be before the joining date."))
         status = data.get("status")

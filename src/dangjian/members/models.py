@@ -93,6 +93,9 @@ class Member(models.Model):
     dues_category = models.CharField(
         _("dues category"), max_length=16, choices=DuesCategory.choices, default=DuesCategory.EMPLOYED
     )
+    # When the branch last reached the member: 6 months without contact allows suspension (停止党籍,
+    # 党员教育管理工作条例 第三十四条) and raises the "lost contact" alert (transfers/alerts.py).
+    last_contact_on = models.DateField(_("date of last contact"), null=True, blank=True)
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         verbose_name=_("login account"),
@@ -229,7 +232,7 @@ class MemberDiscipline(models.Model):
     """A disciplinary measure decided against a member (党纪处分), kept for good: never deleted.
 
     留党察看 lasts one or two years (党章 第三十九条); meanwhile the member has no right to vote, elect or be
-    elected, nor to introduce an applicant (RULES.md §1, 细则 第十四条), until the rights are restored by
+    elected, nor to introduce an applicant (发展党员工作细则, 细则 第十四条), until the rights are restored by
     a decision recorded in ``rights_restored_on``.
     """
 

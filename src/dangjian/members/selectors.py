@@ -198,3 +198,96 @@ def under_probation_within_party(member: Any, on: dt.date | None = None) -> bool
         .filter(Q(rights_restored_on__isnull=True) | Q(rights_restored_on__gt=on))
         .exists()
     )
+
+
+def voting_members(org: Any, on: dt.date | None = None) -> QuerySet[Member]:
+    """The members with a vote at ``org``'s branch general meeting on ``on`` (应到会有表决权的党员).
+
+    - Counted through the relation: members whose organisation relation is with ``org``. Flowing members
+      hosted here from elsewhere (a FlowCertificate naming ``org`` as host) belong to their home branch
+      and have no vote here (RULES.md §4: 流动党员 at the host have no vote); members flowing out from ``org``
+      keep their vote at home and are counted.
+    - Full members only: probationary members have no vote (党章 第七条).
+    - Not under 留党察看 without restored rights (党章 第四十条): see under_probation_within_party.
+
+    So the expected voting members and the full members who should attend (细则 第二十一条's base) are
+    the same people.
+    """
+    from dangjian.members.models import DisciplineKind, MemberDiscipline
+
+    on = on or timezone.localdate()
+    org_id = getattr(org, "pk", org)
+    without_rights = (
+        MemberDiscipline.objects.filter(kind=DisciplineKind.PROBATION_WITHIN_PARTY, decided_on__lte=on)
+        .filter(Q(rights_restored_on__isnull=True) | Q(rights_restored_on__gt=on))
+        .values("member_id")
+    )
+    full_on = Q(full_date__isnull=False, full_date__lte=on)
+    return (
+        Member.objects.filter(org_id=org_id)
+        # A full member entered without the date keeps the vote; a flowing one needs it to be told full.
+        .filter(
+            Q(status=MemberStatus.FULL) & (Q(full_date__isnull=True) | full_on)
+            | Q(status=MemberStatus.FLOWING) & full_on
+        )
+        .exclude(pk__in=without_rights)
+    )
+
+
+def vote_counts_expected(org: Any, on: dt.date | None = None) -> dict[str, int]:
+    """The register's suggestion for a vote's ``expected_voting`` and ``full_members_expected``."""
+    n = voting_members(org, on).count()
+    return {"expected_voting": n, "full_members_expected": n}
+
+
+def _last_suspension(member: Any) -> dt.date | None:
+    return (
+        member.status_changes.filter(to_status=MemberStatus.SUSPENDED)
+        .order_by("-date", "-id")
+        .values_list("date", flat=True)
+        .first()
+    )
+
+
+def status_event_options(member: Any, on: dt.date | None = None) -> list[dict[str, Any]]:
+    """What the 状态变更 menu offers for ``member`` on ``on``: the events that apply to their status, each
+    with ``earliest`` (the first day the rule allows it, when known) and ``allowed`` (that day has come).
+
+    The dates come from the transfer rules (条例 第三十四条): suspension 6 months after the last contact,
+    removal of a suspended member 2 years after the suspension. The services check them again.
+    """
+    from dangjian.members.choices import StatusEvent
+    from dangjian.transfers import rules as transfer_rules
+
+    on = on or timezone.localdate()
+    r = transfer_rules.rule_for(on, member.org)
+    current = member.status in CURRENT_STATUSES
+    options: list[dict[str, Any]] = []
+
+    def add(event: str, earliest: dt.date | None = None) -> None:
+        options.append(
+            {
+                "event": event,
+                "label": StatusEvent(event).label,
+                "earliest": earliest,
+                "allowed": earliest is None or on >= earliest,
+            }
+        )
+
+    if current:
+        last = member.last_contact_on
+        add(StatusEvent.SUSPEND, transfer_rules.lost_contact_threshold(last, r) if last else None)
+    else:
+        add(StatusEvent.RESTORE)
+    if current or member.status == MemberStatus.SUSPENDED:
+        earliest = None
+        if member.status == MemberStatus.SUSPENDED:
+            since = _last_suspension(member)
+            if since is not None:
+                earliest = transfer_rules.add_months(since, 12 * int(r["lost_contact_removal_years"]))
+        add(StatusEvent.REMOVE, earliest)
+    if member.status != MemberStatus.DECEASED:
+        add(StatusEvent.DEATH)
+    if member.status not in (MemberStatus.HISTORICAL, MemberStatus.DECEASED):
+        add(StatusEvent.HISTORICAL)
+    return options

@@ -394,7 +394,7 @@ def discipline_restore_rights(*, actor: Any, discipline: Any, date: dt.date, rea
     return discipline
 
 
-# --- relation transfers and status changes (issue 3, RULES.md §4) -------------------------------------
+# --- relation transfers and status changes (issue 3, 党员教育管理工作条例) -------------------------------------
 
 
 def member_relation_move(*, actor: Any, member: Member, to_org: Any, date: dt.date, reason: str) -> Member:
@@ -433,17 +433,42 @@ def _transfer_rule(date: dt.date, org: Any) -> Any:
 
 
 def member_suspend(
-    *, actor: Any, member: Member, last_contact: dt.date, date: dt.date, reason: str = ""
+    *,
+    actor: Any,
+    member: Member,
+    date: dt.date,
+    last_contact: dt.date | None = None,
+    reason: str = "",
 ) -> Member:
-    """停止党籍 of a member who lost contact 6 months or more ago (条例 第三十四条; refused earlier)."""
+    """停止党籍 of a member who lost contact 6 months or more ago (条例 第三十四条; refused earlier).
+
+    ``last_contact`` defaults to the register's ``last_contact_on``; the date given is recorded there,
+    so the register, the alert and the decision agree on when the member was last reached.
+    """
+    if not can(actor, "change", member.org):
+        raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
+    last_contact = last_contact or member.last_contact_on
+    if last_contact is None:
+        raise ValidationError({"last_contact_on": _("Give the date the member was last reached.")})
+    if member.status not in CURRENT_STATUSES:
+        raise ValidationError(
+            {
+                "status": _("Only a current member can be suspended; this member is “%(status)s”.")
+                % {"status": member.get_status_display()}
+            }
+        )
     transfer_rules, r = _transfer_rule(date, member.org)
     violation = transfer_rules.check_suspension(last_contact=last_contact, on=date, r=r)
     if violation:
         raise transfer_rules.RuleViolationError(violation)
     text = reason.strip() or _("Lost contact since %(date)s") % {"date": last_contact}
-    return member_change_status(
-        actor=actor, member=member, status=MemberStatus.SUSPENDED, date=date, reason=f"{text} [{r.ref}]"
-    )
+    with transaction.atomic():
+        if member.last_contact_on != last_contact:
+            member.last_contact_on = last_contact
+            member.save(update_fields=["last_contact_on", "updated_at"])
+        return member_change_status(
+            actor=actor, member=member, status=MemberStatus.SUSPENDED, date=date, reason=f"{text} [{r.ref}]"
+        )
 
 
 def _status_before(member: Member, exclude: tuple[str, ...]) -> str:
@@ -469,6 +494,13 @@ def member_restore(*, actor: Any, member: Member, date: dt.date, reason: str) ->
 
 def member_remove(*, actor: Any, member: Member, date: dt.date, reason: str) -> Member:
     """Removal (除名) as having left. A suspended member can be removed 2 years after the suspension."""
+    if member.status in (MemberStatus.DECEASED, MemberStatus.LEFT):
+        raise ValidationError(
+            {
+                "status": _("This member is “%(status)s” and cannot be removed.")
+                % {"status": member.get_status_display()}
+            }
+        )
     if member.status == MemberStatus.SUSPENDED:
         change = (
             member.status_changes.filter(to_status=MemberStatus.SUSPENDED).order_by("-date", "-id").first()
@@ -495,3 +527,36 @@ def member_make_historical(*, actor: Any, member: Member, date: dt.date, reason:
     return member_change_status(
         actor=actor, member=member, status=MemberStatus.HISTORICAL, date=date, reason=reason
     )
+
+
+def member_status_event(
+    *,
+    actor: Any,
+    member: Member,
+    event: str,
+    date: dt.date,
+    reason: str = "",
+    last_contact_on: dt.date | None = None,
+) -> Member:
+    """One status event by name (the detail page's 状态变更 menu and ``POST .../status-events/``).
+
+    Each event is its own service with its own rules (``StatusEvent``); a rule's refusal is raised as
+    ``transfers.rules.RuleViolationError`` naming the article and the date from which it is allowed.
+    """
+    from dangjian.members.choices import StatusEvent
+
+    if event not in StatusEvent.values:
+        raise ValidationError({"event": _("Unknown status event.")})
+    reason = (reason or "").strip()
+    if event == StatusEvent.SUSPEND:
+        return member_suspend(
+            actor=actor, member=member, date=date, last_contact=last_contact_on, reason=reason
+        )
+    if event == StatusEvent.DEATH:
+        return member_record_death(actor=actor, member=member, date=date, reason=reason)
+    func = {
+        StatusEvent.RESTORE: member_restore,
+        StatusEvent.REMOVE: member_remove,
+        StatusEvent.HISTORICAL: member_make_historical,
+    }[StatusEvent(event)]
+    return func(actor=actor, member=member, date=date, reason=reason)

@@ -10,6 +10,7 @@ urlpatterns: list = [
     path("<int:pk>/", views.member_detail, name="detail"),
     path("<int:pk>/edit/", views.member_edit, name="edit"),
     path("<int:pk>/status/", views.member_status, name="status"),
+    path("<int:pk>/status/<slug:event>/", views.member_status_event, name="status_event"),
     path("<int:pk>/reveal/", views.member_reveal, name="reveal"),
     path("<int:pk>/account/open/", views.member_account_open, name="account_open"),
     path("<int:pk>/account/password/", views.member_account_password, name="account_password"),

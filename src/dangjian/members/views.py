@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.forms.utils import ErrorDict, ErrorList
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -33,7 +33,7 @@ from django.views.decorators.http import require_POST
 from dangjian.accounts.services import login_change_refusal
 from dangjian.core.scoping import can, path_prefix_q
 from dangjian.members import selectors, services
-from dangjian.members.choices import CURRENT_STATUSES, Education, Gender, MemberStatus
+from dangjian.members.choices import CURRENT_STATUSES, Education, Gender, MemberStatus, StatusEvent
 from dangjian.members.forms import MemberForm
 from dangjian.members.models import DisciplineKind, Member, MemberDiscipline
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgType
@@ -60,7 +60,7 @@ FORM_SECTIONS = [
         _l("Education and work"),
         ["education", "degree", "occupation", "work_unit", "position"],
     ),
-    (_l("Contact"), ["phone", "address", "latitude", "longitude"]),
+    (_l("Contact"), ["phone", "address", "latitude", "longitude", "last_contact_on"]),
 ]
 
 
@@ -272,6 +272,7 @@ def _detail_page(request: HttpRequest, member: Member, status: int = 200, **extr
         "can_change": can_change,
         "can_reveal": can(request.user, "reveal", member.org),
         "status_form": StatusChangeForm(member=member),
+        "status_events": selectors.status_event_options(member, today) if can_change else [],
         "account": _account_card(request.user, member) if can_change else None,
         **extra,
     }
@@ -461,6 +462,131 @@ def member_status(request: HttpRequest, pk: int) -> HttpResponse:
             "badge": STATUS_BADGES.get(member.status),
             "history": member.status_changes.select_related("actor").order_by("-date", "-id"),
         },
+    )
+
+
+# --- status events (状态变更): suspend, restore, remove, death, historical record --------------------
+
+# What each event's page explains, with the article it follows.
+EVENT_HELP = {
+    StatusEvent.SUSPEND: _l(
+        "A member who has lost contact for 6 months or more has their membership suspended (Regulations on "
+        "the Education and Management of Party Members, Art. 34). Give the date the member was last reached."
+    ),
+    StatusEvent.RESTORE: _l(
+        "The member becomes a current member again, with the status they had before. The earlier event "
+        "stays in the history."
+    ),
+    StatusEvent.REMOVE: _l(
+        "Removal as having left the Party. A suspended member who stays unreachable can be removed 2 years "
+        "after the suspension (Regulations on the Education and Management of Party Members, Art. 34)."
+    ),
+    StatusEvent.DEATH: _l("The member is kept in the register as deceased."),
+    StatusEvent.HISTORICAL: _l(
+        "The member is kept as a historical record, for example after a relation was transferred out of "
+        "the platform."
+    ),
+}
+
+
+class StatusEventForm(forms.Form):
+    """One status event as the branch records it: from when, why, and for a suspension the last contact."""
+
+    date = forms.DateField(label=_l("Effective date"), widget=forms.DateInput(attrs={"type": "date"}))
+    last_contact_on = forms.DateField(
+        label=_l("Date of last contact"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(
+        label=_l("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=500,
+        help_text=_l("For example the meeting that decided it, or the document number."),
+    )
+
+    def __init__(self, *args: Any, member: Member, event: str, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial", {"date": timezone.localdate(), "last_contact_on": member.last_contact_on}
+        )
+        super().__init__(*args, **kwargs)
+        if event != StatusEvent.SUSPEND:
+            del self.fields["last_contact_on"]
+        if event in (StatusEvent.SUSPEND, StatusEvent.DEATH):
+            # Both services write a reason of their own when none is given.
+            self.fields["reason"].required = False
+            self.fields["reason"].help_text = _l("Optional.")
+
+    def clean_date(self) -> dt.date:
+        date = self.cleaned_data["date"]
+        if date > timezone.localdate():
+            raise ValidationError(_("The date cannot be in the future."))
+        return date
+
+
+def _rule_error_text(exc: Exception) -> str:
+    """A rule's refusal as one line for the page: the message, then the rule version in brackets."""
+    violation = exc.violation  # type: ignore[attr-defined]
+    return f"{violation.message}（{violation.rule_ref}）"
+
+
+@login_required
+def member_status_event(request: HttpRequest, pk: int, event: str) -> HttpResponse:
+    """One event of the 状态变更 menu: a small form (date, reason); a refused event keeps what was typed."""
+    from dangjian.transfers.rules import RuleViolationError
+
+    member = _changeable_member(request, pk)
+    options = {o["event"]: o for o in selectors.status_event_options(member)}
+    if event not in StatusEvent.values:
+        raise Http404
+    option = options.get(event)
+    form = StatusEventForm(request.POST or None, member=member, event=event)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if option is None:
+            form.is_valid()
+            form.add_error(
+                None,
+                _("This change does not apply to a member who is “%(status)s”.")
+                % {"status": member.get_status_display()},
+            )
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.member_status_event(
+                    actor=request.user,
+                    member=member,
+                    event=event,
+                    date=data["date"],
+                    reason=data.get("reason") or "",
+                    last_contact_on=data.get("last_contact_on"),
+                )
+            except RuleViolationError as exc:
+                member.refresh_from_db()
+                form.add_error(None, _rule_error_text(exc))
+            except (ValidationError, PermissionDenied) as error:
+                member.refresh_from_db()
+                _add_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("The status of %(name)s is now “%(status)s”.")
+                    % {"name": member.name, "status": member.get_status_display()},
+                )
+                return redirect("members:detail", pk=member.pk)
+    return render(
+        request,
+        "members/status_event.html",
+        {
+            "member": member,
+            "event": event,
+            "title": StatusEvent(event).label,
+            "explanation": EVENT_HELP[StatusEvent(event)],
+            "option": option,
+            "form": _style(form),
+            "badge": STATUS_BADGES.get(member.status),
+            "history": member.status_changes.select_related("actor").order_by("-date", "-id"),
+        },
+        status=status,
     )
 
 

@@ -633,7 +633,7 @@ class PersonMaker:
 
         female_share = 0.55 if students else profile["female"]
         gender = "female" if r_gender < female_share else "male"
-        ethnicity = _MINORITY(rng) if r_minor < 0.077 else "汉族"  # RULES.md §5: 7.7%
+        ethnicity = _MINORITY(rng) if r_minor < 0.077 else "汉族"  # 党内统计公报: 7.7%
         probationary_share = 0.22 if students else profile["probationary"]
         if r_status < probationary_share:
             status = "probationary"

@@ -2,7 +2,7 @@
 
 Everything here is fictional. Surname weights follow the published frequency of the commonest Chinese
 surnames; given names follow the fashions of each generation, so that a 75-year-old retiree is 秀英 or
-建国 and a 22-year-old student is 梓涵 or 浩然. The proportions of RULES.md §5 (women, ethnic minorities,
+建国 and a 22-year-old student is 梓涵 or 浩然. The proportions of 党内统计公报 (women, ethnic minorities,
 junior college or above, probationary members) are reached through the per-sector tables below; the
 demo test checks them.
 """
@@ -84,7 +84,7 @@ NAME_SECOND_CHARS = {
     "female": "芳娜敏静丽艳娟霞英燕玲萍红梅琳婷倩颖洁琴兰凤雯华",
 }
 
-# Ethnic minorities (about 7.7% of members nationally, RULES.md §5), with their share among minority members.
+# Ethnic minorities (about 7.7% of members nationally, 党内统计公报), with their share among minority members.
 MINORITIES: list[tuple[str, float]] = [
     ("回族", 20), ("满族", 18), ("壮族", 12), ("土家族", 10), ("苗族", 8), ("蒙古族", 8), ("朝鲜族", 6),
     ("彝族", 5), ("侗族", 4), ("瑶族", 3), ("维吾尔族", 3), ("藏族", 3),

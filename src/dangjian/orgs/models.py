@@ -102,7 +102,7 @@ class Organization(MP_Node):
     @classmethod
     def scope_self_q(cls, user: object, assignment: object) -> models.Q | None:
         # A member sees the branch they belong to and its groups; a resident sees no organisation data
-        # (ARCHITECTURE.md: residents see their own cases and needs only).
+        # (the design notes: residents see their own cases and needs only).
         if assignment.role == "member":  # type: ignore[attr-defined]
             return path_prefix_q("path", assignment.org.path)  # type: ignore[attr-defined]
         return None

@@ -1,4 +1,4 @@
-"""Organisation structure rules (RULES.md §3), reading their numbers from the rulebook."""
+"""Organisation structure rules (支部工作条例), reading their numbers from the rulebook."""
 
 from __future__ import annotations
 

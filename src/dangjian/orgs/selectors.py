@@ -58,7 +58,7 @@ def ancestors(org: Organization) -> list[Organization]:
 
 
 def org_stats(org: Organization, today: dt.date | None = None) -> dict[str, Any]:
-    """Aggregates over the whole subtree (RULES.md §5: members counted through their relation)."""
+    """Aggregates over the whole subtree (党内统计公报: members counted through their relation)."""
     from dangjian.members.selectors import subtree_member_stats
 
     group_id = org.pk if org.org_type == OrgType.GROUP else None

@@ -1,4 +1,4 @@
-"""The rules of developing members (RULES.md §1), one pure function per rule.
+"""The rules of developing members (发展党员工作细则), one pure function per rule.
 
 Every function takes the case as it stands (``CaseState``: the person and the steps already recorded),
 the step being proposed (``Proposal``) and the rule version in force on the proposed step's date

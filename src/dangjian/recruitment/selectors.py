@@ -11,8 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dangjian.core.scoping import path_prefix_q
-from dangjian.members.choices import MemberStatus
-from dangjian.members.models import Member
+from dangjian.members import selectors as member_selectors
 from dangjian.orgs.models import Organization
 from dangjian.recruitment.models import CaseStatus, CaseStep, RecruitmentCase
 from dangjian.recruitment.rules import add_months
@@ -56,7 +55,7 @@ def case_filter(qs: QuerySet[RecruitmentCase], params: Mapping[str, Any], *, vis
 def worklist_filter(qs: QuerySet[RecruitmentCase], worklist: str, today: dt.date | None = None) -> QuerySet:
     """``due_this_month``: something falls due by the end of this month; ``overdue``: a deadline has passed.
 
-    Deadlines (RULES.md §1): the talk a month after the application (细则 第七条), the yearly activist
+    Deadlines (发展党员工作细则): the talk a month after the application (细则 第七条), the yearly activist
     period (第十三条, due), the approval 3 months after the general meeting (第二十四条), the end of the
     probation (第三十一条).
     """
@@ -118,18 +117,14 @@ def funnel(qs: QuerySet[RecruitmentCase], year: int) -> list[dict[str, Any]]:
     return [{"step": step, "label": label, "count": counted.get(step, 0)} for step, label in labels]
 
 
-def vote_defaults(case: RecruitmentCase) -> dict[str, int]:
-    """Suggested counts for a general-meeting vote, from the register of the case's branch.
+def vote_defaults(case: RecruitmentCase, on: dt.date | None = None) -> dict[str, int]:
+    """Suggested counts for a general-meeting vote: the branch's voting members on ``on``.
 
-    Only members whose relation is with this branch have a vote here; probationary members have none
-    (党章 第七条), and flowing members attending as guests at a host branch are not in its register.
-    Members flowing out from this branch keep their vote at home and are counted.
+    One definition for every vote (members.selectors.voting_members): full members whose relation is
+    with the branch (not flowing members hosted there), not probationary (党章 第七条), not under 留党察看
+    without restored rights (党章 第四十条).
     """
-    current = Member.objects.filter(org_id=case.org_id)
-    full = current.filter(
-        Q(status=MemberStatus.FULL) | Q(status=MemberStatus.FLOWING, full_date__isnull=False)
-    ).count()
-    return {"expected_voting": full, "full_members_expected": full}
+    return member_selectors.vote_counts_expected(case.org_id, on)
 
 
 def visible_orgs(actor: Any) -> QuerySet[Organization]:

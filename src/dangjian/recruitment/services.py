@@ -1,6 +1,6 @@
 """Every write of developing members: open a case, record a step, stop a case, attach a document.
 
-``step_record`` judges each step by the rule version in force on that step's date (RULES.md §1: the
+``step_record`` judges each step by the rule version in force on that step's date (发展党员工作细则: the
 2014 细则, or the 2026 revision from 2026-05-18), records that version's reference on the step, and
 does the step's consequences in the same transaction: the votes of steps 15 and 23 through
 ``meetings.services.vote_record``, the probationary member at step 17 and the full member at step 24

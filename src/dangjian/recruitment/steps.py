@@ -1,4 +1,4 @@
-"""The 25 steps of developing a member (RULES.md §1, 细则 第二章至第五章) as data.
+"""The 25 steps of developing a member (发展党员工作细则, 细则 第二章至第五章) as data.
 
 Each step says its stage, the steps it needs first, whether it may be recorded more than once, the
 outcomes it may have (the first positive outcome is the default) and the fields it takes besides

@@ -6,21 +6,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from dangjian.core.alerts import AlertSpec, alert_producer
-from dangjian.members.choices import MemberStatus
+from dangjian.members.choices import CURRENT_STATUSES, MemberStatus
 from dangjian.members.models import Member
 from dangjian.transfers import rules
 from dangjian.transfers.models import OPEN_STATUSES, FlowCertificate, FlowStatus, Transfer
 
 
-def _url(name: str, pk: int) -> str:
+def _url(name: str, *args: object) -> str:
     try:
-        return reverse(name, args=[pk])
+        return reverse(name, args=args)
     except NoReverseMatch:
         return ""
 
@@ -79,15 +79,53 @@ def not_received(on: dt.date) -> Iterable[AlertSpec]:
 
 @alert_producer("transfers.lost_contact", label=_l("Lost contact for 6 months"))
 def lost_contact(on: dt.date) -> Iterable[AlertSpec]:
-    """A suspended member (lost contact) still unreachable 2 years after the suspension: removal is due
-    (条例 第三十四条). The 6-month suspension itself is the branch's decision (members.services.member_suspend),
-    recorded with the date of last contact."""
+    """党员教育管理工作条例 第三十四条, both of its deadlines:
+
+    - a current member whose last contact (``Member.last_contact_on``) is ``lost_contact_months`` (6) or
+      more ago: the branch should decide on suspending the membership (members.services.member_suspend);
+    - a suspended member still unreachable ``lost_contact_removal_years`` (2) after the suspension:
+      removal is due.
+    """
+    first = rules.rule_for(on)
+    # A slightly wider window than the rule's months (month ends clamp), checked exactly per member.
+    window = rules.add_months(on, -int(first["lost_contact_months"])) + dt.timedelta(days=3)
+    current = (
+        Member.objects.filter(status__in=CURRENT_STATUSES, last_contact_on__lte=window)
+        .select_related("org")
+        .only("id", "name", "last_contact_on", "org")
+    )
+    for m in current.iterator(chunk_size=500):
+        r = rules.rule_for(on, m.org)
+        due = rules.lost_contact_threshold(m.last_contact_on, r)  # type: ignore[arg-type]
+        if on < due:
+            continue
+        yield AlertSpec(
+            key=f"c{m.pk}",
+            org=m.org,
+            message=_(
+                "%(name)s has not been reached since %(date)s: %(months)s months or more without contact, "
+                "decide on suspending the membership (%(article)s)."
+            )
+            % {
+                "name": m.name,
+                "date": m.last_contact_on,
+                "months": r["lost_contact_months"],
+                "article": r["articles"]["lost_contact"],
+            },
+            severity="warning",
+            due_date=due,
+            member=m,
+            rule_ref=r.ref,
+            url=_url("members:detail", m.pk),
+        )
     qs = (
         Member.objects.filter(status=MemberStatus.SUSPENDED)
-        .annotate(suspended_on=Max("status_changes__date"))
+        .annotate(suspended_on=Max("status_changes__date", filter=Q(status_changes__to_status="suspended")))
         .select_related("org")
     )
     for m in qs.iterator(chunk_size=500):
+        if m.suspended_on is None:  # no suspension recorded in the history: nothing to count from
+            continue
         r = rules.rule_for(on, m.org)
         due = rules.add_months(m.suspended_on, 12 * int(r["lost_contact_removal_years"]))
         if on < due:
@@ -101,6 +139,7 @@ def lost_contact(on: dt.date) -> Iterable[AlertSpec]:
             due_date=due,
             member=m,
             rule_ref=r.ref,
+            url=_url("members:status_event", m.pk, "remove"),
         )
 
 
@@ -132,4 +171,43 @@ def fixed_place(on: dt.date) -> Iterable[AlertSpec]:
             subject=cert,
             member=cert.member,
             rule_ref=r.ref,
+        )
+
+
+@alert_producer("transfers.flow_report_overdue", label=_l("Flowing member's yearly report overdue"))
+def flow_report_overdue(on: dt.date) -> Iterable[AlertSpec]:
+    """A flowing member reports to the home organisation at least yearly (流动党员管理规定; secondary
+    sources only, confidence S): an active certificate without a report within
+    ``flow_report_interval_months`` (12) of the latest one — or of its start, when none was made — is an
+    alert at the home branch."""
+    certs = (
+        FlowCertificate.objects.filter(status=FlowStatus.ACTIVE)
+        .annotate(last_report=Max("reports__date"))
+        .select_related("member", "home_org", "host_org")
+    )
+    for cert in certs:
+        r = rules.rule_for(on, cert.home_org)
+        due = rules.flow_report_due(cert.start, cert.last_report, r)
+        if on <= due:
+            continue
+        yield AlertSpec(
+            key=f"f{cert.pk}",
+            org=cert.home_org,
+            message=_(
+                "%(name)s (flowing, at %(host)s) has made no report to the home organisation since "
+                "%(since)s: due by %(due)s (%(article)s)."
+            )
+            % {
+                "name": cert.member.name,
+                "host": cert.host_name,
+                "since": cert.last_report or cert.start,
+                "due": due,
+                "article": r["articles"]["flow_report"],
+            },
+            severity="warning",
+            due_date=due,
+            subject=cert,
+            member=cert.member,
+            rule_ref=r.ref,
+            url=_url("transfers:flowing_detail", cert.pk),
         )

@@ -105,9 +105,12 @@ def load_transfers_demo(
             (mine[5], 7, "广东省深圳市南山区某园区党委"),
             (mine[6], 5, "浙江省杭州市某商会党支部"),
         ):
-            services.flow_certificate_issue(actor=actor, member=member, start=today - d(days=30 * months),
-                                            outside_host_name=host, place=host[:6])  # fmt: skip
+            cert = services.flow_certificate_issue(actor=actor, member=member, start=today - d(days=30 * months),
+                                                   outside_host_name=host, place=host[:6])  # fmt: skip
             made += 1
+        # A yearly report of one of them (the flowing list shows each certificate's latest report).
+        services.flow_report_add(actor=actor, certificate=cert, date=today - d(days=10),
+                                 summary="在流入地参加主题党日活动3次，按时交纳党费，思想工作情况良好。")  # fmt: skip
         services.flow_certificate_issue(actor=actor, member=mine[7], start=today - d(days=40), host_org=b,
                                         fixed_place=False)  # fmt: skip
         # A proposal to treat a member as having left (党章 第九条), waiting for the branch.

@@ -1,5 +1,5 @@
 """Relation transfers (组织关系转接), flow certificates of flowing members (流动党员活动证), their yearly
-reports, and proposals of status changes that a branch confirms (RULES.md §4)."""
+reports, and proposals of status changes that a branch confirms (党员教育管理工作条例)."""
 
 from __future__ import annotations
 

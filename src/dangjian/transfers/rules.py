@@ -1,4 +1,4 @@
-"""The rules of transfers, flowing members and status changes (RULES.md §4), as pure functions.
+"""The rules of transfers, flowing members and status changes (党员教育管理工作条例), as pure functions.
 
 Each check takes the rule version in force (``rule_for(on, org)``: rules/transfers.yaml with local
 overrides) and returns ``None`` or a ``Violation`` naming the rule key and the article it enforces, so
@@ -162,3 +162,25 @@ def check_inactive(*, inactive_since: dt.date, on: dt.date, r: rulebook.RuleVers
 def fixed_place_due(start: dt.date, r: rulebook.RuleVersion) -> dt.date:
     """The day a flowing member away at a fixed place since ``start`` must transfer the relation."""
     return add_months(start, int(r["fixed_place_months"]))
+
+
+def flow_report_due(start: dt.date, last_report: dt.date | None, r: rulebook.RuleVersion) -> dt.date:
+    """The last day of a flowing member's next report to the home organisation: ``flow_report_interval_months``
+    (12) after the latest report, or after the certificate's start when none was made yet (confidence S)."""
+    return add_months(last_report or start, int(r["flow_report_interval_months"]))
+
+
+def rules_for_orgs(on: dt.date, orgs: Any) -> dict[int, rulebook.RuleVersion]:
+    """``rule_for(on, org)`` for many organisations at once, keyed by org id: one query for the local
+    overrides of the rule (there are few), instead of one per organisation of a list."""
+    from dangjian.core.models import RuleOverride
+
+    base = rule_for(on)
+    rows = list(RuleOverride.objects.filter(key=RULE_KEY).select_related("org", "created_by"))
+    result: dict[int, rulebook.RuleVersion] = {}
+    for org in orgs:
+        if org.pk not in result:
+            mine = [row for row in rows if org.path.startswith(row.org.path)]
+            layers = rulebook.active_layers(mine, RULE_KEY, on) if mine else []
+            result[org.pk] = rulebook.apply_layers(base, layers) if layers else base
+    return result

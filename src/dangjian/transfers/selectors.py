@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from dangjian.core.scoping import path_prefix_q, scope_q
@@ -153,3 +153,16 @@ def foreign_org_search(query: str, limit: int = 20) -> list[dict[str, Any]]:
         Q(name__icontains=query) | Q(code__iexact=query)
     )
     return [{"id": o.pk, "name": o.name, "code": o.code} for o in qs.order_by("path")[:limit]]
+
+
+def flow_certificates_for(user: Any, status: str = "") -> QuerySet[FlowCertificate]:
+    """Flow certificates the user sees: those of the home branches in scope, and those hosted by an org in
+    scope (the host path). Each row carries ``last_report``, the date of its latest yearly report."""
+    qs = (
+        FlowCertificate.objects.restrict(user, "view")
+        .select_related("member", "home_org", "host_org")
+        .annotate(last_report=Max("reports__date"))
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("status", "-start", "-id")

@@ -4,12 +4,13 @@ actions, the printable introduction letter, and flowing members. Thin: selectors
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,10 +22,11 @@ from dangjian.core.scoping import can, orgs_with
 from dangjian.members.choices import CURRENT_STATUSES
 from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus
-from dangjian.transfers import rules, selectors, services
+from dangjian.transfers import forms, letters, rules, selectors, services
 from dangjian.transfers.models import (
     OPEN_STATUSES,
     FlowCertificate,
+    FlowStatus,
     StatusProposal,
     Transfer,
     TransferKind,
@@ -192,21 +194,175 @@ def transfer_letter(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def flowing_list(request: HttpRequest) -> HttpResponse:
-    certs = FlowCertificate.objects.restrict(request.user, "view").select_related(
-        "member", "home_org", "host_org"
+def transfer_letter_docx(request: HttpRequest, pk: int) -> FileResponse:
+    """The same letter as a Word document (the ID number stays masked, as on the print page)."""
+    t = _visible(request, pk)
+    if t.issued_on is None:
+        raise PermissionDenied
+    data = letters.letter_docx(t)
+    return FileResponse(
+        io.BytesIO(data),
+        as_attachment=True,
+        filename=f"介绍信-{t.letter_number}.docx",
+        content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     )
+
+
+def _flow_row(user: Any, c: FlowCertificate, today: dt.date, r: Any = None) -> dict[str, Any]:
+    """One certificate as the user may see it. A viewer only on the host side (the host org's secretary)
+    sees the member's name and branch, not the certificate's details or reports (``home`` is False)."""
+    r = r or rules.rule_for(today, c.home_org)
+    active = c.status == FlowStatus.ACTIVE
+    due = rules.fixed_place_due(c.start, r)
+    report_due = rules.flow_report_due(c.start, c.last_report, r)  # type: ignore[attr-defined]
+    return {
+        "c": c,
+        "home": can(user, "view", c.home_org),
+        "due": due,
+        "overdue": c.fixed_place and active and due <= today,
+        "report_due": report_due,
+        "report_overdue": active and report_due < today,
+        "can_manage": active and can(user, "change", c.home_org),
+        "can_report": active and any(can(user, "change", o) for o in (c.home_org, c.host_org) if o),
+    }
+
+
+FLOW_FILTERS = (("active", _l("Active")), ("ended", _l("Ended")), ("all", _l("All")))
+
+
+@login_required
+def flowing_list(request: HttpRequest) -> HttpResponse:
+    """流动党员: the certificates of the home branches in scope, and the members hosted by an org in scope."""
+    status = request.GET.get("status", "active")
+    if status not in {k for k, _label in FLOW_FILTERS}:
+        status = "active"
     today = timezone.localdate()
-    rows = []
-    for c in certs[:300]:
-        due = rules.fixed_place_due(c.start, rules.rule_for(today, c.home_org))
-        rows.append({"c": c, "due": due, "overdue": c.fixed_place and c.status == "active" and due <= today})
+    certs = selectors.flow_certificates_for(request.user, "" if status == "all" else status)
+    certs = list(certs[:300])
+    by_org = rules.rules_for_orgs(today, [c.home_org for c in certs])
+    rows = [_flow_row(request.user, c, today, by_org[c.home_org_id]) for c in certs]
     proposals = StatusProposal.objects.restrict(request.user, "view").select_related("member", "org")[:100]
     return render(
         request,
         "transfers/flowing.html",
-        {"rows": rows, "proposals": proposals, "tops": orgs_with(request.user, "change"), "today": today},
+        {
+            "rows": rows,
+            "filters": [{"key": k, "label": label, "active": k == status} for k, label in FLOW_FILTERS],
+            "proposals": proposals,
+            "tops": orgs_with(request.user, "change"),
+            "today": today,
+            "can_issue": can(request.user, "change"),
+        },
     )
+
+
+def _hosts(query: str, selected: str | None) -> list[dict[str, Any]]:
+    """Active branches of the whole platform matching ``query`` (name and code only), plus the one already
+    chosen, so that a form sent back with an error keeps its choice."""
+    found = selectors.foreign_org_search(query) if query.strip() else []
+    if selected and selected.isdigit() and all(str(h["id"]) != selected for h in found):
+        org = Organization.objects.filter(
+            pk=int(selected), status=OrgStatus.ACTIVE, org_type__in=BRANCH_TYPES
+        ).first()
+        if org is not None:
+            found.insert(0, {"id": org.pk, "name": org.name, "code": org.code})
+    return found
+
+
+@login_required
+def flowing_issue(request: HttpRequest) -> HttpResponse:
+    """Issue a flow certificate (活动证). Searching the host keeps everything typed (one form, two buttons)."""
+    if not can(request.user, "change"):
+        raise PermissionDenied
+    data = request.POST if request.method == "POST" else None
+    query = (data or request.GET).get("q", "")
+    members = list(_members_for(request.user).select_related("org")[:500])
+    hosts = _hosts(query, data.get("host_org") if data else None)
+    initial = {"start": timezone.localdate(), "fixed_place": True}
+    form = forms.FlowIssueForm(data, members=members, hosts=hosts, initial=initial)
+    searching = data is not None and data.get("op") == "search"
+    if data is not None and not searching and form.is_valid():
+        v = form.cleaned_data
+        member = next(m for m in members if m.pk == v["member"])
+        host = Organization.objects.filter(pk=v["host_org"]).first() if v["host_org"] else None
+        try:
+            cert = services.flow_certificate_issue(
+                actor=request.user,
+                member=member,
+                start=v["start"],
+                end=v["end"],
+                host_org=host,
+                outside_host_name=v["outside_host_name"],
+                place=v["place"],
+                fixed_place=v["fixed_place"],
+            )
+        except (ValidationError, PermissionDenied) as exc:
+            forms.add_service_error(form, exc)
+        else:
+            messages.success(request, _("Flow certificate %(number)s issued.") % {"number": cert.number})
+            return redirect("transfers:flowing_detail", cert.pk)
+    if searching:
+        form.errors.clear()  # a search is not a submission: no "required" errors yet
+    failed = data is not None and not searching
+    return render(
+        request,
+        "transfers/flowing_form.html",
+        {"form": form, "query": query, "hosts": hosts, "searched": bool(query.strip())},
+        status=400 if failed else 200,
+    )
+
+
+_FLOW_OPS = {
+    "renew": forms.FlowRenewForm,
+    "end": forms.FlowEndForm,
+    "report": forms.FlowReportForm,
+}
+
+
+@login_required
+def flowing_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One certificate: its details and reports, and the forms to renew, end it and record a report.
+
+    A form sent back with an error is shown again with what was typed and the error beside the field."""
+    today = timezone.localdate()
+    cert = get_object_or_404(selectors.flow_certificates_for(request.user), pk=pk)
+    row = _flow_row(request.user, cert, today)
+    bound: dict[str, Any] = {}
+    if request.method == "POST":
+        op = request.POST.get("op", "")
+        allowed = row["can_report"] if op == "report" else row["can_manage"]
+        if op not in _FLOW_OPS or not allowed:
+            raise PermissionDenied
+        form = _FLOW_OPS[op](request.POST)
+        bound[op] = form
+        if form.is_valid():
+            v = form.cleaned_data
+            try:
+                if op == "renew":
+                    services.flow_certificate_renew(actor=request.user, certificate=cert, end=v["end"])
+                elif op == "end":
+                    services.flow_certificate_end(
+                        actor=request.user, certificate=cert, date=v["date"], reason=v["reason"]
+                    )
+                else:
+                    services.flow_report_add(
+                        actor=request.user, certificate=cert, date=v["date"], summary=v["summary"]
+                    )
+            except (ValidationError, PermissionDenied) as exc:
+                forms.add_service_error(form, exc)
+            else:
+                messages.success(request, _("Done."))
+                return redirect("transfers:flowing_detail", cert.pk)
+    context = {
+        "row": row,
+        "c": cert,
+        "reports": cert.reports.select_related("actor") if row["home"] else [],
+        "renew_form": bound.get("renew") or forms.FlowRenewForm(initial={"end": cert.end}),
+        "end_form": bound.get("end") or forms.FlowEndForm(initial={"date": today}),
+        "report_form": bound.get("report") or forms.FlowReportForm(initial={"date": today}),
+        "open_form": next(iter(bound), ""),
+    }
+    return render(request, "transfers/flowing_detail.html", context, status=400 if bound else 200)
 
 
 @login_required

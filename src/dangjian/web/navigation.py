@@ -58,6 +58,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
             NavEntry(_("Party members"), "members:list", "bi-people"),
             NavEntry(_("Developing members"), "recruitment:list", "bi-person-plus"),
             NavEntry(_("Relation transfers"), "transfers:list", "bi-arrow-left-right"),
+            NavEntry(_("Flowing members"), "transfers:flowing", "bi-geo-alt"),
             NavEntry(_("Member import"), "members:import", "bi-file-earmark-arrow-up", action=Action.ADD),
             NavEntry(_("Alerts"), "web:alerts", "bi-bell"),
             NavEntry(_("Rules"), "web:rules", "bi-journal-bookmark"),
