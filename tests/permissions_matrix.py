@@ -424,9 +424,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "api:member-history": Endpoint(
         DETAIL,
-        payload={
-            "POST": lambda ctx: {"status": "suspended", "date": "2026-01-05", "reason": "失去联系六个月"}
-        },
+        payload={"POST": lambda ctx: {"status": "flowing", "date": "2026-01-05", "reason": "外出务工"}},
         **{**_members, "expect": {**_members.get("expect", {}), ("writer", "POST"): 201}},
     ),
     # Status events (suspend / restore / remove / death / historical), each one service with its rules.

@@ -68,9 +68,9 @@ ROWS = [
         "hosted",
         False,
     ),
-    ("under 留党察看 there is no vote (党章 第四十条)", "a", {}, "probation", False),
+    ("under 留党察看 there is no vote (党章 第三十九条)", "a", {}, "probation", False),
     ("留党察看 decided after the meeting does not count yet", "a", {}, "probation_later", True),
-    ("rights restored by a decision give the vote back (党章 第四十条)", "a", {}, "restored", True),
+    ("rights restored by a decision give the vote back (党章 第三十九条)", "a", {}, "restored", True),
     (
         "a member who became full after the meeting's date has no vote on it",
         "a",

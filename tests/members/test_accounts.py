@@ -325,7 +325,12 @@ def test_member_leaving_closes_the_login_in_the_same_transaction(secretary_a, me
     open_login(secretary_a, member)
     member_api = api(member.user)
     services.member_change_status(
-        actor=secretary_a, member=member, status=status, date=dt.date.today(), reason="支部大会决定"
+        actor=secretary_a,
+        member=member,
+        status=status,
+        date=dt.date.today(),
+        reason="支部大会决定",
+        rule_checked=status == MemberStatus.SUSPENDED,  # suspension comes through member_suspend
     )
     member.user.refresh_from_db()
     assert not member.user.is_active

@@ -218,13 +218,13 @@ def test_status_change_keeps_history(tree, secretary_a, member_factory, api):
     client = api(secretary_a)
     resp = client.post(
         f"/api/v1/members/{member.pk}/history/",
-        {"status": "suspended", "date": "2026-02-01", "reason": "失去联系六个月"},
+        {"status": "flowing", "date": "2026-02-01", "reason": "外出务工"},
         format="json",
     )
     assert resp.status_code == 201
     history = client.get(f"/api/v1/members/{member.pk}/history/").json()
-    assert history[0]["date"] == "2026-02-01" and history[0]["reason"] == "失去联系六个月"
-    assert [(h["from_status"], h["to_status"]) for h in history] == [("full", "suspended"), ("", "full")]
+    assert history[0]["date"] == "2026-02-01" and history[0]["reason"] == "外出务工"
+    assert [(h["from_status"], h["to_status"]) for h in history] == [("full", "flowing"), ("", "full")]
     assert set(history[0]) >= {"from_status", "to_status", "date", "reason"}
     assert MemberStatusChange.objects.filter(member=member).count() == 2
 
@@ -492,3 +492,16 @@ def test_moving_a_member_moves_their_own_login_role(tree, org_manager, member_a,
     resp = api(org_manager).patch(f"/api/v1/members/{member.pk}/", {"org": tree.branch_b.pk}, format="json")
     assert resp.status_code == 200
     assert RoleAssignment.objects.get(user=member_a, role="member", active=True).org == tree.branch_b
+
+
+def test_suspension_is_refused_by_the_free_form_change(tree, secretary_a, member_factory, api):
+    # 停止党籍 needs six months without contact: only the suspension action checks it.
+    member = member_factory(tree.branch_a)
+    resp = api(secretary_a).post(
+        f"/api/v1/members/{member.pk}/history/",
+        {"status": "suspended", "date": "2026-02-01", "reason": "失去联系"},
+        format="json",
+    )
+    assert resp.status_code == 400 and "status" in resp.json()["error"]["fields"]
+    member.refresh_from_db()
+    assert member.status == "full"

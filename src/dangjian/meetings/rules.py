@@ -12,7 +12,7 @@ caller's rule version (``quorum_more_than`` / ``majority_more_than``, both "more
 - One candidate per vote (细则 第二十一条: several candidates are discussed and voted on one at a time).
 - Only members with a vote are counted: probationary members (党章 第七条), flowing members attending
   as guests at a host organisation (RULES.md §4) and members under 留党察看 without restored rights
-  (党章 第四十条) have none, so they are in none of these numbers. The register's count of who has a
+  (党章 第三十九条) have none, so they are in none of these numbers. The register's count of who has a
   vote on a date is one selector, ``members.selectors.voting_members``, used to prefill every vote.
 """
 

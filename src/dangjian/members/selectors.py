@@ -208,7 +208,7 @@ def voting_members(org: Any, on: dt.date | None = None) -> QuerySet[Member]:
       and have no vote here (RULES.md §4: 流动党员 at the host have no vote); members flowing out from ``org``
       keep their vote at home and are counted.
     - Full members only: probationary members have no vote (党章 第七条).
-    - Not under 留党察看 without restored rights (党章 第四十条): see under_probation_within_party.
+    - Not under 留党察看 without restored rights (党章 第三十九条): see under_probation_within_party.
 
     So the expected voting members and the full members who should attend (细则 第二十一条's base) are
     the same people.

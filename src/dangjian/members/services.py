@@ -119,10 +119,24 @@ def member_update(*, actor: Any, member: Member, data: dict[str, Any], reason: s
     return member
 
 
-def member_change_status(*, actor: Any, member: Member, status: str, date: dt.date, reason: str) -> Member:
-    """Record a status change (suspended, left, deceased, ...) with its date and reason."""
+def member_change_status(
+    *, actor: Any, member: Member, status: str, date: dt.date, reason: str, rule_checked: bool = False
+) -> Member:
+    """Record a status change (suspended, left, deceased, ...) with its date and reason.
+
+    Suspension has a rule of its own (six months without contact, 党员教育管理工作条例): it goes through
+    ``member_suspend``, which checks it and passes ``rule_checked``; the free-form change refuses it.
+    """
     if status not in MemberStatus.values:
         raise ValidationError({"status": _("Unknown status.")})
+    if status == MemberStatus.SUSPENDED and not rule_checked:
+        raise ValidationError(
+            {
+                "status": _(
+                    "Suspend a member with the suspension action, which checks the six months without contact."
+                )
+            }
+        )
     if not can(actor, "change", member.org):
         raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
     if status == member.status:
@@ -467,7 +481,12 @@ def member_suspend(
             member.last_contact_on = last_contact
             member.save(update_fields=["last_contact_on", "updated_at"])
         return member_change_status(
-            actor=actor, member=member, status=MemberStatus.SUSPENDED, date=date, reason=f"{text} [{r.ref}]"
+            actor=actor,
+            member=member,
+            status=MemberStatus.SUSPENDED,
+            date=date,
+            reason=f"{text} [{r.ref}]",
+            rule_checked=True,
         )
 
 

@@ -122,7 +122,7 @@ def vote_defaults(case: RecruitmentCase, on: dt.date | None = None) -> dict[str,
 
     One definition for every vote (members.selectors.voting_members): full members whose relation is
     with the branch (not flowing members hosted there), not probationary (党章 第七条), not under 留党察看
-    without restored rights (党章 第四十条).
+    without restored rights (党章 第三十九条).
     """
     return member_selectors.vote_counts_expected(case.org_id, on)
 
