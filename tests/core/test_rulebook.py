@@ -121,3 +121,13 @@ def test_latest_override_of_an_org_wins(rules_dir, tree):
         )
     assert rulebook.rule("test.dues", on=dt.date(2020, 6, 1), org=tree.branch_a)["floor"] == 4000
     assert rulebook.rule("test.dues", on=dt.date(2023, 6, 1), org=tree.branch_a)["floor"] == 4500
+
+
+def test_every_rule_parameter_has_a_display_name():
+    # The rules page lists every parameter; a party worker should read a name, not a code.
+    from dangjian.core import rulebook
+
+    for key in rulebook.rule_keys():
+        for version in rulebook.versions(key):
+            missing = set(version.params) - set(version.labels) - {"articles"}
+            assert not missing, f"{key}@{version.version}: add labels for {sorted(missing)}"

@@ -169,6 +169,8 @@ class RuleVersion:
     # The text is not confirmed yet (e.g. the reported 2026 revision of the 细则): the UI shows 待确认.
     pending_confirmation: bool = False
     overridable: tuple[OverridableParam, ...] = ()
+    # Display names of the parameters (the family's ``labels:``), for pages that list them.
+    labels: dict[str, str] = field(default_factory=dict)
     # For a local version: the parameters whose values come from overrides, and the national version.
     local_params: tuple[str, ...] = ()
     national: RuleVersion | None = None
@@ -215,6 +217,7 @@ def _load() -> dict[str, list[RuleVersion]]:
                     notes=v.get("notes", ""),
                     pending_confirmation=bool(v.get("pending_confirmation", False)),
                     overridable=overridable,
+                    labels=dict(data.get("labels") or {}),
                 )
             )
         versions.sort(key=lambda r: r.effective_from)

@@ -175,7 +175,9 @@ def rules_in_force(org: Any | None, on: dt.date | None = None) -> list[RuleInFor
         params = [
             ParamRow(
                 name=name,
-                label=specs[name].label if name in specs and specs[name].label else name,
+                label=(specs[name].label if name in specs and specs[name].label else None)
+                or national.labels.get(name)
+                or name,
                 value=current.params[name],
                 national=national.params[name],
                 local_org=setters.get(name),
