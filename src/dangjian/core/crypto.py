@@ -74,3 +74,25 @@ def mask_phone(value: str) -> str:
     if len(value) < 7:
         return "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+class PersonalNumbersMixin:
+    """For a model that holds a person's ID-card and phone numbers in the columns ``id_number_encrypted``,
+    ``id_number_index``, ``id_number_masked``, ``phone_encrypted``, ``phone_index`` and ``phone_masked``:
+    the numbers are encrypted at rest, blind-indexed for lookups and kept masked for display."""
+
+    def set_id_number(self, value: str) -> None:
+        self.id_number_encrypted = encrypt(value)
+        self.id_number_index = blind_index(value, "id_number")
+        self.id_number_masked = mask_id_number(value)
+
+    def set_phone(self, value: str) -> None:
+        self.phone_encrypted = encrypt(value) if value else ""
+        self.phone_index = blind_index(value, "phone") if value else ""
+        self.phone_masked = mask_phone(value)
+
+    def decrypted_id_number(self) -> str:
+        return decrypt(self.id_number_encrypted)
+
+    def decrypted_phone(self) -> str:
+        return decrypt(self.phone_encrypted)

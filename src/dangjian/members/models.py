@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dangjian.core import crypto
+from dangjian.core.crypto import PersonalNumbersMixin
 from dangjian.core.scoping import RestrictedQuerySet, path_prefix_q
 from dangjian.members.choices import (
     CURRENT_STATUSES,
@@ -35,7 +35,7 @@ class MemberQuerySet(RestrictedQuerySet):
         return self.filter(path_prefix_q("org_path", org.path))  # type: ignore[attr-defined]
 
 
-class Member(models.Model):
+class Member(PersonalNumbersMixin, models.Model):
     """A person in the membership register, counted through their formal organisation relation."""
 
     # Scoped by a copy of the branch's tree path: one indexed prefix query, and a usable shard key.
@@ -145,23 +145,6 @@ class Member(models.Model):
     @classmethod
     def scope_self_q(cls, user: object, assignment: object) -> models.Q:
         return models.Q(user=user)
-
-    # Personal data: encrypted at rest, masked for display, revealed only through services.reveal_*.
-    def set_id_number(self, value: str) -> None:
-        self.id_number_encrypted = crypto.encrypt(value)
-        self.id_number_index = crypto.blind_index(value, "id_number")
-        self.id_number_masked = crypto.mask_id_number(value)
-
-    def set_phone(self, value: str) -> None:
-        self.phone_encrypted = crypto.encrypt(value) if value else ""
-        self.phone_index = crypto.blind_index(value, "phone") if value else ""
-        self.phone_masked = crypto.mask_phone(value)
-
-    def decrypted_id_number(self) -> str:
-        return crypto.decrypt(self.id_number_encrypted)
-
-    def decrypted_phone(self) -> str:
-        return crypto.decrypt(self.phone_encrypted)
 
     def age(self, on: dt.date | None = None) -> int:
         on = on or timezone.localdate()

@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dangjian.core import crypto
+from dangjian.core.crypto import PersonalNumbersMixin
 from dangjian.core.scoping import RestrictedQuerySet
 from dangjian.members.choices import ETHNICITY_CHOICES, HAN, Education, Gender, Occupation
 
@@ -27,7 +27,7 @@ class CaseStatus(models.TextChoices):
 OPEN_STATUSES = (CaseStatus.ACTIVE, CaseStatus.ADMITTED)
 
 
-class RecruitmentCase(models.Model):
+class RecruitmentCase(PersonalNumbersMixin, models.Model):
     """A person who is not (yet) a member, walking the 25 steps of 发展党员 with one branch."""
 
     scope_path_field = "org_path"
@@ -118,22 +118,6 @@ class RecruitmentCase(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def set_id_number(self, value: str) -> None:
-        self.id_number_encrypted = crypto.encrypt(value)
-        self.id_number_index = crypto.blind_index(value, "id_number")
-        self.id_number_masked = crypto.mask_id_number(value)
-
-    def set_phone(self, value: str) -> None:
-        self.phone_encrypted = crypto.encrypt(value) if value else ""
-        self.phone_index = crypto.blind_index(value, "phone") if value else ""
-        self.phone_masked = crypto.mask_phone(value)
-
-    def decrypted_id_number(self) -> str:
-        return crypto.decrypt(self.id_number_encrypted)
-
-    def decrypted_phone(self) -> str:
-        return crypto.decrypt(self.phone_encrypted)
 
     def age(self, on: dt.date | None = None) -> int:
         on = on or timezone.localdate()
