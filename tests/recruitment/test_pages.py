@@ -87,3 +87,13 @@ def test_read_only_and_out_of_scope(web, case, auditor, secretary_b, client):
     client.logout()
     assert web(secretary_b).get(f"/recruitment/{case.pk}/").status_code == 404
     assert web(secretary_b).get(f"/recruitment/{case.pk}/record.docx").status_code == 404
+
+
+def test_a_refused_step_keeps_what_was_typed(web, case, secretary_a):
+    resp = web(secretary_a).post(
+        f"/recruitment/{case.pk}/steps/",
+        {"step": "7", "date": "2024-02-01", "handled_by": "王组织委员", "notes": "支委会研究确定"},
+    )
+    assert resp.status_code == 400
+    text = resp.content.decode()
+    assert 'value="王组织委员"' in text and 'value="支委会研究确定"' in text and 'value="2024-02-01"' in text

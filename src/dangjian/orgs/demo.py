@@ -224,7 +224,6 @@ def city_spec() -> OrgSpec:
                                 47,
                                 "东华门社区",
                                 key="shuji1_branch",
-                                short_name="东华门一支部",
                                 term_days_left=45,
                                 street="东华门街道",
                             ),

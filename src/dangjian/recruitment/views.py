@@ -302,17 +302,34 @@ def _details(record: Any) -> list[tuple[str, str]]:
     return out
 
 
+def _keep_posted(step_forms: list[dict[str, Any]], posted: dict[str, Any] | None, step: Any) -> None:
+    """A refused step's form comes back with what the user typed, so nothing has to be entered twice."""
+    if not posted or step is None:
+        return
+    for form in step_forms:
+        if str(form["step"]) != str(step):
+            continue
+        form["posted"] = {k: posted.get(k, "") for k in ("handled_by", "notes", "outcome")}
+        for field in form["fields"]:
+            if field["name"] in posted:
+                value = posted[field["name"]]
+                field["value"] = value
+                field["selected"] = {str(v) for v in value} if isinstance(value, list) else {str(value)}
+
+
 def _detail_context(request: HttpRequest, case: RecruitmentCase, **extra: Any) -> dict[str, Any]:
     today = timezone.localdate()
     nxt = services.next_allowed_steps(case, today)
     can_change = can(request.user, "change", case.org)
     r = rules.rule_for(today, case.org)
+    step_forms = _step_forms(case, nxt, request.user, today) if can_change else []
+    _keep_posted(step_forms, extra.get("posted"), extra.get("refused_step"))
     return {
         "case": case,
         "badge": STATUS_BADGES.get(case.status, "text-bg-secondary"),
         "stage_title": steps.STAGE_TITLES[case.stage],
         "timeline": _timeline(case),
-        "step_forms": _step_forms(case, nxt, request.user, today) if can_change else [],
+        "step_forms": step_forms,
         "next_steps": nxt,
         "can_change": can_change,
         "can_reveal": can(request.user, "reveal", case.org),
