@@ -313,3 +313,20 @@ def test_alert_lists_do_not_issue_a_query_per_row(web, api, tree, org_manager, m
     with CaptureQueriesContext(connection) as many_api:
         client.get("/api/v1/alerts/")
     assert len(many_page) <= len(one_page) and len(many_api) <= len(one_api)
+
+
+def test_a_too_long_dismissal_reason_is_refused_not_cut(tree, wanted, secretary_a):
+    from django.core.exceptions import ValidationError
+
+    wanted["a"] = (tree.branch_a, "warning", "x")
+    alerts_refresh(on=DAY)
+    with pytest.raises(ValidationError):
+        alert_dismiss(actor=secretary_a, alert=Alert.objects.get(), reason="长" * 201)
+    assert Alert.objects.get().status == Alert.Status.OPEN
+
+
+def test_the_dismissed_list_shows_the_reason(tree, wanted, secretary_a, web):
+    wanted["a"] = (tree.branch_a, "warning", "x")
+    alerts_refresh(on=DAY)
+    alert_dismiss(actor=secretary_a, alert=Alert.objects.get(), reason="已电话联系本人")
+    assert "已电话联系本人" in web(secretary_a).get("/alerts/?status=dismissed").content.decode()

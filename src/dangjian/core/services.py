@@ -183,6 +183,9 @@ def alert_dismiss(*, actor: Any, alert: Alert, reason: str = "") -> Alert:
     raise it again), and the dismissal is audited. Those who may change the organisation may dismiss."""
     if not can(actor, Action.CHANGE, alert.org):
         raise PermissionDenied(_("You may see this alert but not dismiss it."))
+    reason = (reason or "").strip()
+    if len(reason) > 200:  # refused, never cut short
+        raise ValidationError({"reason": _("The reason can be at most 200 characters.")})
     with transaction.atomic():
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         if locked.status != Alert.Status.OPEN:
@@ -190,7 +193,7 @@ def alert_dismiss(*, actor: Any, alert: Alert, reason: str = "") -> Alert:
         locked.status = Alert.Status.DISMISSED
         locked.dismissed_at = timezone.now()
         locked.dismissed_by = actor
-        locked.dismiss_reason = (reason or "").strip()[:200]
+        locked.dismiss_reason = reason
         locked.save(update_fields=["status", "dismissed_at", "dismissed_by", "dismiss_reason", "updated_at"])
         audit_log(
             actor=actor,
