@@ -248,3 +248,11 @@ def test_joining_before_birth_says_so(tree, secretary_a):
     with translation.override("en"):
         assert not form.is_valid()
         assert "after the birth date" in str(form.errors["join_date"])
+
+
+def test_a_phone_in_other_scripts_digits_is_refused():
+    from dangjian.members.forms import clean_phone_value
+
+    assert clean_phone_value("１３８ ０００ ０００００") == "13800000000"  # full-width and spaces are fine
+    with pytest.raises(ValidationError):
+        clean_phone_value("١٣٨٠٠٠٠٠٠٠٠")

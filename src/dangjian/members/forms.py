@@ -17,8 +17,34 @@ from dangjian.members.idnumbers import normalize_digits, parse_id_number
 from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus, OrgType
 
-PHONE_RE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")
+PHONE_RE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$")  # ASCII digits only
 MIN_JOIN_AGE = 18  # 发展党员工作细则 (细则 §9): an applicant is at least 18 on the application date
+
+
+def clean_phone_value(raw: str | None) -> str:
+    """A mobile or landline number, normalised (full-width digits, spaces, +86); raises if neither."""
+    phone = normalize_digits(raw or "").replace("+86", "")
+    if phone and not PHONE_RE.match(phone):
+        raise ValidationError(_("Enter an 11-digit mobile number or a landline such as 010-12345678."))
+    return phone
+
+
+def apply_id_info(form: forms.BaseForm, data: dict[str, Any]) -> None:
+    """Birth date and gender come from the ID number when left empty, and must agree with it when given
+    (the form's ``clean_id_number`` stores the parsed number as ``form._id_info``)."""
+    info = getattr(form, "_id_info", None)
+    if info is None:
+        return
+    if data.get("birth_date") and data["birth_date"] != info.birth_date:
+        form.add_error(
+            "birth_date",
+            _("The birth date does not match the ID number (%(date)s).")
+            % {"date": info.birth_date.isoformat()},
+        )
+    data["birth_date"] = data.get("birth_date") or info.birth_date
+    if data.get("gender") and data["gender"] != info.gender:
+        form.add_error("gender", _("The gender does not match the ID number."))
+    data["gender"] = data.get("gender") or info.gender
 
 
 class MemberForm(forms.ModelForm):
@@ -78,25 +104,11 @@ class MemberForm(forms.ModelForm):
         return info.number
 
     def clean_phone(self) -> str:
-        phone = normalize_digits(self.cleaned_data.get("phone") or "").replace("+86", "")
-        if phone and not PHONE_RE.match(phone):
-            raise ValidationError(_("Enter an 11-digit mobile number or a landline such as 010-12345678."))
-        return phone
+        return clean_phone_value(self.cleaned_data.get("phone"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        info = getattr(self, "_id_info", None)
-        if info is not None:
-            if data.get("birth_date") and data["birth_date"] != info.birth_date:
-                self.add_error(
-                    "birth_date",
-                    _("The birth date does not match the ID number (%(date)s).")
-                    % {"date": info.birth_date.isoformat()},
-                )
-            data["birth_date"] = data.get("birth_date") or info.birth_date
-            if data.get("gender") and data["gender"] != info.gender:
-                self.add_error("gender", _("The gender does not match the ID number."))
-            data["gender"] = data.get("gender") or info.gender
+        apply_id_info(self, data)
         for field in ("birth_date", "gender"):
             # Both come from the ID number when left empty: a bad ID number is the one error to report.
             if not data.get(field) and field not in self.errors and "id_number" not in self.errors:

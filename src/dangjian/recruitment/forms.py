@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from dangjian.core import crypto
-from dangjian.members.forms import PHONE_RE
-from dangjian.members.idnumbers import normalize_digits, parse_id_number
+from dangjian.members.forms import apply_id_info, clean_phone_value
+from dangjian.members.idnumbers import parse_id_number
 from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus
 from dangjian.recruitment.models import OPEN_STATUSES, RecruitmentCase
@@ -59,23 +59,9 @@ class RecruitmentCaseForm(forms.ModelForm):
         return info.number
 
     def clean_phone(self) -> str:
-        phone = normalize_digits(self.cleaned_data.get("phone") or "").replace("+86", "")
-        if phone and not PHONE_RE.match(phone):
-            raise ValidationError(_("Enter an 11-digit mobile number or a landline such as 010-12345678."))
-        return phone
+        return clean_phone_value(self.cleaned_data.get("phone"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        info = getattr(self, "_id_info", None)
-        if info is not None:
-            if data.get("birth_date") and data["birth_date"] != info.birth_date:
-                self.add_error(
-                    "birth_date",
-                    _("The birth date does not match the ID number (%(date)s).")
-                    % {"date": info.birth_date.isoformat()},
-                )
-            data["birth_date"] = data.get("birth_date") or info.birth_date
-            if data.get("gender") and data["gender"] != info.gender:
-                self.add_error("gender", _("The gender does not match the ID number."))
-            data["gender"] = data.get("gender") or info.gender
+        apply_id_info(self, data)
         return data
