@@ -256,3 +256,14 @@ def test_a_phone_in_other_scripts_digits_is_refused():
     assert clean_phone_value("１３８ ０００ ０００００") == "13800000000"  # full-width and spaces are fine
     with pytest.raises(ValidationError):
         clean_phone_value("١٣٨٠٠٠٠٠٠٠٠")
+
+
+@pytest.mark.parametrize("joined", [dt.date(2020, 3, 1), dt.date(1990, 3, 1)])
+def test_the_minimum_joining_age_comes_from_the_rulebook(joined):
+    # 党章 第一条 / 细则 第五条: 年满十八岁. Joins before the first shipped version use that version.
+    from dangjian.core import rulebook
+    from dangjian.members.forms import min_join_age
+
+    age, ref = min_join_age(joined)
+    assert age == 18 == rulebook.versions("recruitment")[0]["min_age"]
+    assert ref.startswith("recruitment@")

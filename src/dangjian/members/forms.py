@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -11,14 +12,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from dangjian.core import crypto
+from dangjian.core import crypto, rulebook
 from dangjian.members.choices import MemberStatus
 from dangjian.members.idnumbers import normalize_digits, parse_id_number
 from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus, OrgType
 
 PHONE_RE = re.compile(r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$")  # ASCII digits only
-MIN_JOIN_AGE = 18  # 发展党员工作细则 (细则 §9): an applicant is at least 18 on the application date
+
+
+def min_join_age(on: dt.date, org: Any = None) -> tuple[int, str]:
+    """The minimum age to join on a date, and the rule version that says so (党章 第一条; 细则 第五条:
+    年满十八岁). Joins before the first shipped version are judged by it: the age has not changed."""
+    try:
+        r = rulebook.rule("recruitment", on=on, org=org)
+    except rulebook.RuleNotFound:
+        r = rulebook.versions("recruitment")[0]
+    return int(r["min_age"]), r.ref
 
 
 def clean_phone_value(raw: str | None) -> str:
@@ -124,11 +134,12 @@ class MemberForm(forms.ModelForm):
             self.add_error("join_date", _("The joining date must be after the birth date."))
         if birth and join and "join_date" not in self.errors:
             age_at_join = join.year - birth.year - ((join.month, join.day) < (birth.month, birth.day))
-            if age_at_join < MIN_JOIN_AGE:
+            minimum, _ref = min_join_age(join)  # national: the age is not a local matter (no query per row)
+            if age_at_join < minimum:
                 self.add_error(
                     "join_date",
                     _("The member would have joined at %(age)d; the minimum age is %(min)d.")
-                    % {"age": age_at_join, "min": MIN_JOIN_AGE},
+                    % {"age": age_at_join, "min": minimum},
                 )
         if full and full > today:
             self.add_error("full_date", _("The full-membership date cannot be in the future."))
