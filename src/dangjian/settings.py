@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "dangjian.meetings",
     "dangjian.recruitment",
     "dangjian.transfers",
+    "dangjian.dues",
     "dangjian.web",
 ]
 

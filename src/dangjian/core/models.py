@@ -295,3 +295,113 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class LedgerAccount(models.Model):
+    """The head of one hash chain: a member's dues account, an organisation's dues account, a points
+    account. Its row is locked while an entry is appended, so concurrent writers queue and the balance
+    read here is always the sum of the chain (core/ledger.py)."""
+
+    scope_org_field = "org"
+
+    ledger = models.CharField(_("ledger"), max_length=32)
+    key = models.CharField(_("account"), max_length=64)
+    # The organisation the account belongs to now (for scoping); not part of the chain, it may move.
+    org = models.ForeignKey(
+        "orgs.Organization",
+        verbose_name=_("organization"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    balance = models.DecimalField(_("balance"), max_digits=16, decimal_places=2, default=0)
+    seq = models.PositiveBigIntegerField(_("entries"), default=0)
+    head_hash = models.CharField(_("head hash"), max_length=64, default="0" * 64)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ledger account")
+        verbose_name_plural = _("ledger accounts")
+        constraints = [models.UniqueConstraint(fields=["ledger", "key"], name="ledger_account_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.ledger}/{self.key}"
+
+
+class LedgerEntry(models.Model):
+    """One appended amount: never updated, never deleted. ``hash = sha256(prev_hash ‖ canonical payload)``
+    where the payload is every column below but ``id``, ``prev_hash`` and ``hash`` (core/ledger.py). A
+    correction is a new entry that ``reverses`` this one, at most once. ``source_key`` makes an append
+    idempotent: the same fact sent twice books once."""
+
+    ledger = models.CharField(_("ledger"), max_length=32)
+    account = models.ForeignKey(
+        LedgerAccount, verbose_name=_("account"), on_delete=models.PROTECT, related_name="entries"
+    )
+    seq = models.PositiveBigIntegerField(_("sequence number"))
+    kind = models.CharField(_("kind"), max_length=32)
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2)
+    balance_after = models.DecimalField(_("balance after"), max_digits=16, decimal_places=2)
+    occurred_on = models.DateField(_("date"))
+    source_key = models.CharField(_("source"), max_length=128, null=True, blank=True)
+    reverses = models.OneToOneField(
+        "self",
+        verbose_name=_("reverses"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+    )
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("recorded at"))
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["account_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "seq"], name="ledger_entry_seq_unique"),
+            models.UniqueConstraint(
+                fields=["ledger", "source_key"],
+                condition=models.Q(source_key__isnull=False),
+                name="ledger_entry_source_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ledger}/{self.account_id}#{self.seq} {self.amount}"
+
+
+class LedgerAnchor(models.Model):
+    """A daily commitment to every chain head: the Merkle root over the heads of all accounts as of
+    entry ``through_entry`` (core/ledger.py says how the tree is built). Each anchor names the previous
+    root, so a deleted or rewritten anchor breaks the next one."""
+
+    day = models.DateField(_("day"), unique=True)
+    through_entry = models.BigIntegerField(_("through entry"))
+    accounts = models.PositiveBigIntegerField(_("accounts"))
+    entries = models.PositiveBigIntegerField(_("entries"))
+    root = models.CharField(_("root"), max_length=64)
+    prev_root = models.CharField(_("previous root"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ledger anchor")
+        verbose_name_plural = _("ledger anchors")
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.root[:12]}"

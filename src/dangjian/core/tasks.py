@@ -6,7 +6,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY as huey  # noqa: N811  (the project-wide instance)
 from huey.contrib.djhuey import db_periodic_task
 
-__all__ = ["alerts_daily", "huey", "purge_job_files"]
+__all__ = ["alerts_daily", "huey", "ledger_anchor_daily", "purge_job_files"]
 
 
 @db_periodic_task(crontab(hour="3", minute="17"))
@@ -30,3 +30,11 @@ def alerts_daily() -> dict[str, int]:
         "notified": result.notified,
         "failed": len(result.failed),
     }
+
+
+@db_periodic_task(crontab(hour="0", minute="30"))
+def ledger_anchor_daily() -> str:
+    """Daily at 00:30: commit every ledger chain head to the day's anchor (core/ledger.py)."""
+    from dangjian.core.ledger import ledger_anchor
+
+    return ledger_anchor().root
