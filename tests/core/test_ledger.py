@@ -270,3 +270,10 @@ def test_concurrent_appends_book_each_exactly_once():
         range(1, 42)
     )
     assert verify_ledgers().ok
+
+
+def test_a_source_key_names_one_account():
+    book("m:1", "1.00", "pay:7")
+    with pytest.raises(ValueError):
+        book("org:1", "1.00", "pay:7")
+    assert LedgerEntry.objects.count() == 1

@@ -143,6 +143,14 @@ def account_balance(ledger: str, key: str) -> Decimal:
     return row if row is not None else Decimal("0.00")
 
 
+def _same_account(earlier: LedgerEntry, account: LedgerAccount, source_key: str) -> LedgerEntry:
+    # A source key names one fact on one account: reusing it for another account is a programming
+    # error (two entries of one payment need two keys), never a silent "already booked".
+    if earlier.account_id != account.pk:
+        raise ValueError(f"source_key {source_key!r} is already booked on another account of this ledger")
+    return earlier
+
+
 @dataclass(frozen=True)
 class Appended:
     entry: LedgerEntry
@@ -165,8 +173,9 @@ def ledger_append(
 ) -> Appended:
     """Append one entry to the account ``key`` of ``ledger``, in the caller's transaction (or its own).
 
-    With a ``source_key`` already booked in this ledger, nothing is appended and the earlier entry is
-    returned (``created=False``). With ``allow_negative=False`` an append that would take the balance
+    With a ``source_key`` already booked on this account, nothing is appended and the earlier entry is
+    returned (``created=False``); a key is unique in its ledger, so the entries one fact books on
+    several accounts need a key each (``pay:7:member``, ``pay:7:org``). With ``allow_negative=False`` an append that would take the balance
     below zero raises ``ValidationError`` (code ``insufficient_balance``)."""
     amount = money(amount)
     data = dict(data or {})
@@ -177,7 +186,7 @@ def ledger_append(
         if source_key is not None:
             earlier = LedgerEntry.objects.filter(ledger=ledger, source_key=source_key).first()
             if earlier is not None:
-                return Appended(earlier, False)
+                return Appended(_same_account(earlier, account, source_key), False)
         balance_after = account.balance + amount
         if not allow_negative and amount < 0 and balance_after < 0:
             raise ValidationError(
@@ -226,7 +235,7 @@ def ledger_append(
             if source_key is not None:
                 earlier = LedgerEntry.objects.filter(ledger=ledger, source_key=source_key).first()
                 if earlier is not None:
-                    return Appended(earlier, False)
+                    return Appended(_same_account(earlier, account, source_key), False)
             raise
         LedgerAccount.objects.filter(pk=account.pk).update(balance=balance_after, seq=seq, head_hash=digest)
     return Appended(entry, True)
