@@ -87,9 +87,18 @@ def seed(entries: int, accounts: int) -> None:
             digest = chain_hash(prev, payload)
             batch.append(
                 LedgerEntry(
-                    ledger="dues", account_id=account_id, seq=k, kind="payment", amount=amount,
-                    balance_after=balance, occurred_on=day, source_key=f"b:{account_id}:{k}", data=data,
-                    created_at=now, prev_hash=prev, hash=digest,
+                    ledger="dues",
+                    account_id=account_id,
+                    seq=k,
+                    kind="payment",
+                    amount=amount,
+                    balance_after=balance,
+                    occurred_on=day,
+                    source_key=f"b:{account_id}:{k}",
+                    data=data,
+                    created_at=now,
+                    prev_hash=prev,
+                    hash=digest,
                 )  # fmt: skip
             )
             heads[account_id] = (digest, balance)
@@ -161,7 +170,9 @@ def main() -> int:
         n = baseline_scan()
         t_base = time.perf_counter() - t0
         print(f"database       {connection.vendor}")
-        print(f"entries        {result.entries:,} in {result.accounts:,} accounts, {result.anchors} anchor(s)")
+        print(
+            f"entries        {result.entries:,} in {result.accounts:,} accounts, {result.anchors} anchor(s)"
+        )
         print(f"verify_ledgers {t_verify:.1f} s  {result.entries / t_verify:,.0f} entries/s")
         print(f"bare scan      {t_base:.1f} s  {n / t_base:,.0f} entries/s (read + one sha256 per row)")
         print(f"ratio          {t_verify / t_base:.2f}x the bare scan")

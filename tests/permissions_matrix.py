@@ -392,6 +392,185 @@ _incoming = {
     "rows": _transfer_rows,
 }
 
+
+# Dues money (issue 4, dues/money_api.py): payments, hardship reductions and remittances. Samples go
+# through the services (as the admin), so each has its bills and ledger entries; tests/dues/ covers
+# the rules and test_money_api.py the answers.
+def _dues_bill(member: Any, month: dt.date) -> Any:
+    from dangjian.dues.models import DuesBill
+
+    return DuesBill.objects.create(
+        member=member, org=member.org, org_path=member.org.path, month=month, category="employed",
+        base="4000.00", rate="0.01", standard_amount="30.00", amount="30.00", rule_ref="dues@2008",
+    )  # fmt: skip
+
+
+def _dues_paid(ctx: Ctx, org: Any) -> Any:
+    """A member of ``org`` who paid this month's 30.00 (so that ``org`` holds 30.00 on the ledger)."""
+    from dangjian.dues.payments import payment_record
+
+    member = ctx.make_member(org)
+    today = dt.date.today()
+    _dues_bill(member, today.replace(day=1))
+    return payment_record(
+        actor=ctx.people["admin_user"],
+        member=member,
+        months=[today.replace(day=1)],
+        method="cash",
+        paid_on=today,
+    )
+
+
+def _dues_payment_in(org_attr: str) -> Callable[[Ctx], Any]:
+    return lambda ctx: _dues_paid(ctx, getattr(ctx.tree, org_attr))
+
+
+def _dues_payment_payload(ctx: Ctx) -> dict[str, Any]:
+    member = ctx.make_member(ctx.tree.branch_a)
+    month = dt.date.today().replace(day=1)
+    _dues_bill(member, month)
+    return {"member": member.pk, "months": [f"{month:%Y-%m}"], "method": "cash", "amount": "30.00"}
+
+
+def _dues_reduction_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.dues.reductions import reduction_propose
+
+        return reduction_propose(
+            actor=ctx.people["admin_user"], member=ctx.make_member(getattr(ctx.tree, org_attr)), kind="waive",
+            start_month=dt.date(2026, 1, 1), end_month=dt.date(2026, 6, 1), reason="家庭困难",
+        )  # fmt: skip
+
+    return build
+
+
+def _dues_remittance_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.dues.remittances import remittance_record
+
+        org = getattr(ctx.tree, org_attr)
+        _dues_paid(ctx, org)
+        today = dt.date.today()
+        return remittance_record(
+            actor=ctx.people["admin_user"], from_org=org, period_start=today, period_end=today, amount="30.00",
+            remitted_on=today,
+        )  # fmt: skip
+
+    return build
+
+
+def _dues_remittance_payload(ctx: Ctx) -> dict[str, Any]:
+    _dues_paid(ctx, ctx.tree.branch_a)
+    month = f"{dt.date.today():%Y-%m}"
+    return {"from_org": ctx.tree.branch_a.pk, "period_start": month, "period_end": month, "amount": "30.00"}
+
+
+def _dues_rows(name: str) -> Callable[[], Any]:
+    def rows() -> Any:
+        from dangjian.dues import models
+
+        return getattr(models, name).objects.all()
+
+    return rows
+
+
+_dues_payments = {
+    "build": _dues_payment_in("branch_a"),
+    "build_other": _dues_payment_in("branch_b"),
+    "rows": _dues_rows("DuesPayment"),
+}
+_dues_reductions = {
+    "build": _dues_reduction_in("branch_a"),
+    "build_other": _dues_reduction_in("branch_b"),
+    "rows": _dues_rows("DuesReduction"),
+}
+_dues_remittances = {
+    "build": _dues_remittance_in("branch_a"),
+    "build_other": _dues_remittance_in("branch_b"),
+    "rows": _dues_rows("DuesRemittance"),
+}
+
+
+# Dues bills, declarations and a branch's arrangements (issue 4, dues/api.py).
+def _bill_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.dues.models import DuesBill
+
+        org = getattr(ctx.tree, org_attr)
+        return DuesBill.objects.create(
+            member=ctx.make_member(org), org=org, org_path=org.path, month=dt.date.today().replace(day=1),
+            category="student", standard_amount="0.20", amount="0.20", rule_ref="dues@2008",
+        )  # fmt: skip
+
+    return build
+
+
+def _declaration_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.dues.models import DuesDeclaration
+
+        return DuesDeclaration.objects.create(
+            member=ctx.make_member(getattr(ctx.tree, org_attr)), category="employed", base="4500.00",
+            effective_month=dt.date(2026, 1, 1),
+        )  # fmt: skip
+
+    return build
+
+
+def _dues_setting_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.dues.models import DuesOrgSetting
+
+        return DuesOrgSetting.objects.create(org=getattr(ctx.tree, org_attr), quarterly_allowed=False)
+
+    return build
+
+
+_dues_bills = {
+    "build": _bill_in("branch_a"),
+    "build_other": _bill_in("branch_b"),
+    "rows": _dues_rows("DuesBill"),
+}
+_dues_declarations = {
+    "build": _declaration_in("branch_a"),
+    "build_other": _declaration_in("branch_b"),
+    "rows": _dues_rows("DuesDeclaration"),
+}
+
+
+# Bank-statement imports (issue 4, dues/statements.py): an import with one line the treasurer ignored,
+# so that confirming books nothing and needs no bills; tests/dues/test_statement*.py cover the booking.
+def _statement_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.dues.models import DuesStatement, DuesStatementLine
+
+        org = getattr(ctx.tree, org_attr)
+        n = next(_seq)
+        statement = DuesStatement.objects.create(
+            org=org, org_path=org.path, filename=f"流水{n}.csv", sha256=f"{n:064x}",
+            uploaded_by=ctx.people["admin_user"],
+        )  # fmt: skip
+        DuesStatementLine.objects.create(
+            statement=statement, row=2, paid_on=dt.date(2026, 3, 5), amount="30.00", payer="路人", line_key=f"{n:064x}",
+            match="unmatched", decision="ignore",
+        )  # fmt: skip
+        return statement
+
+    return build
+
+
+def _statement_upload(ctx: Ctx) -> dict[str, Any]:
+    n = next(_seq)
+    text = f"交易日期,收入金额,对方户名,附言\n2026-03-05,30.00,付款人{n},党费\n"
+    return {"org": ctx.tree.branch_a.pk, "file": ContentFile(text.encode("gbk"), name=f"流水{n}.csv")}
+
+
+_dues_statements = {
+    "build": _statement_in("branch_a"),
+    "build_other": _statement_in("branch_b"),
+    "rows": _dues_rows("DuesStatement"),
+}
+
 ENDPOINTS: dict[str, Endpoint] = {
     # Public: log in, read the API description, probe health.
     "api:token": Endpoint(
@@ -424,7 +603,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "api:member-history": Endpoint(
         DETAIL,
-        payload={"POST": lambda ctx: {"status": "flowing", "date": "2026-01-05", "reason": "外出务工"}},
+        # "flowing" is not a status (a flow certificate records it): a change the register does record.
+        payload={"POST": lambda ctx: {"status": "historical", "date": "2026-01-05", "reason": "转出"}},
         **{**_members, "expect": {**_members.get("expect", {}), ("writer", "POST"): 201}},
     ),
     # Status events (suspend / restore / remove / death / historical), each one service with its rules.
@@ -534,6 +714,100 @@ ENDPOINTS: dict[str, Endpoint] = {
                 "start": "2026-03-01",
             }
         },
+    ),
+    # Dues (issue 4, dues/api.py). The calculator is the same for every logged-in caller; called without
+    # parameters (as the suite does) it asks for them: 400 for everyone (tests/dues/test_api.py checks
+    # the answers).
+    "api:dues-calculate": Endpoint(
+        AUTHENTICATED,
+        expect={(p, "GET"): 400 for p in ("outsider", "stranger", "reader", "writer")},
+    ),
+    # Bills: a member sees their own; generating the month's bills is for those who may add in the org.
+    "api:dues-bill-list": Endpoint(LIST, **_dues_bills),
+    "api:dues-bill-detail": Endpoint(DETAIL, **_dues_bills),
+    "api:dues-bill-generate": Endpoint(
+        LIST,
+        payload={"POST": lambda ctx: {"month": f"{dt.date.today():%Y-%m}", "org": ctx.tree.branch_a.pk}},
+        **_dues_bills,
+    ),
+    "api:dues-declaration-list": Endpoint(
+        LIST,
+        payload={
+            "POST": lambda ctx: {
+                "member": ctx.make_member(ctx.tree.branch_a).pk,
+                "category": "employed",
+                "base": "4500.00",
+                "effective_month": "2026-01",
+            }
+        },
+        **_dues_declarations,
+    ),
+    "api:dues-declaration-detail": Endpoint(DETAIL, **_dues_declarations),
+    # Setting a branch's arrangement creates or replaces it: 200, not 201.
+    "api:dues-org-setting-list": Endpoint(
+        LIST,
+        build=_dues_setting_in("branch_a"),
+        build_other=_dues_setting_in("branch_b"),
+        rows=_dues_rows("DuesOrgSetting"),
+        payload={"POST": lambda ctx: {"org": ctx.tree.branch_a.pk, "quarterly_allowed": True}},
+        expect={("writer", "POST"): 200},
+    ),
+    # Reports on the caller's highest organisation (without ?org=); someone who sees no subtree: 404.
+    # tests/dues/test_api.py covers ?org= inside and outside the caller's scope.
+    "api:dues-summary": Endpoint(AUTHENTICATED, expect={("outsider", "GET"): 404}),
+    "api:dues-arrears": Endpoint(AUTHENTICATED, expect={("outsider", "GET"): 404}),
+    "api:dues-member": Endpoint(DETAIL, build=_member_in("branch_a"), build_other=_member_in("branch_b")),
+    # Dues money (issue 4, dues/money_api.py). Confirming or returning a remittance is the receiving
+    # organisation's (district_a for branch_a's remittance), not the sender's.
+    "api:dues-payment-list": Endpoint(LIST, payload={"POST": _dues_payment_payload}, **_dues_payments),
+    "api:dues-payment-detail": Endpoint(DETAIL, **_dues_payments),
+    "api:dues-payment-reverse": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"reason": "重复录入"}}, **_dues_payments
+    ),
+    "api:dues-reduction-list": Endpoint(
+        LIST,
+        payload={
+            "POST": lambda ctx: {
+                "member": ctx.make_member(ctx.tree.branch_a).pk,
+                "kind": "waive",
+                "start_month": "2026-01",
+                "end_month": "2026-03",
+                "reason": "因病生活困难",
+            }
+        },
+        **_dues_reductions,
+    ),
+    "api:dues-reduction-detail": Endpoint(DETAIL, **_dues_reductions),
+    "api:dues-reduction-decide": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"approve": True}}, **_dues_reductions
+    ),
+    "api:dues-reduction-withdraw": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"reason": "困难已解除"}}, **_dues_reductions
+    ),
+    "api:dues-remittance-list": Endpoint(
+        LIST, payload={"POST": _dues_remittance_payload}, **_dues_remittances
+    ),
+    "api:dues-remittance-detail": Endpoint(DETAIL, **_dues_remittances),
+    "api:dues-remittance-confirm": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {}}, writer="district_manager", **_dues_remittances
+    ),
+    "api:dues-remittance-return": Endpoint(
+        DETAIL,
+        payload={"POST": lambda ctx: {"reason": "金额不符"}},
+        writer="district_manager",
+        **_dues_remittances,
+    ),
+    # Bank-statement imports (issue 4, dues/statement_api.py).
+    "api:dues-statement-list": Endpoint(
+        LIST, payload={"POST": _statement_upload}, multipart=True, **_dues_statements
+    ),
+    "api:dues-statement-detail": Endpoint(DETAIL, **_dues_statements),
+    "api:dues-statement-lines": Endpoint(
+        DETAIL, payload={"PATCH": lambda ctx: {"row": 2, "decision": "ignore"}}, **_dues_statements
+    ),
+    "api:dues-statement-confirm": Endpoint(DETAIL, payload={"POST": lambda ctx: {}}, **_dues_statements),
+    "api:dues-statement-discard": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"reason": "传错了文件"}}, **_dues_statements
     ),
 }
 

@@ -62,6 +62,11 @@ def load_all(*, password: str | None = None, today: dt.date | None = None) -> De
     if transfers is not None:
         result.apps["transfers"] = transfers(actor=actor, today=today)
 
+    # Party dues (党费): a year of declarations, bills, payments, arrears, a waiver and remittances.
+    dues = _app_loader("dangjian.dues", "dangjian.dues.demo", "load_dues_demo")
+    if dues is not None:
+        result.apps["dues"] = dues(today)
+
     # Future apps' demos go here, each guarded by its app being installed.
 
     result.alerts_created = alerts_refresh(on=today).created

@@ -262,6 +262,11 @@ SPECTACULAR_SETTINGS = {
         "RecruitmentCaseStatusEnum": "dangjian.recruitment.models.CaseStatus",
         "TransferKindEnum": "dangjian.transfers.models.TransferKind",
         "DisciplineKindEnum": "dangjian.members.models.DisciplineKind",
+        "DuesReductionKindEnum": "dangjian.dues.models.DuesReduction.Kind",
+        "DuesBillStatusEnum": "dangjian.dues.models.BillStatus",
+        "DuesCategoryEnum": "dangjian.members.choices.DuesCategory",
+        "DuesStatementStatusEnum": "dangjian.dues.models.DuesStatement.Status",
+        "MemberRegisterStatusEnum": "dangjian.members.choices.REGISTER_STATUS_CHOICES",
     },
 }
 

@@ -6,6 +6,9 @@ from rest_framework.routers import DefaultRouter
 from dangjian.accounts import api as accounts_api
 from dangjian.core import alert_api, job_views, rule_api
 from dangjian.core import views as core_views
+from dangjian.dues import api as dues_api
+from dangjian.dues import money_api as dues_money_api
+from dangjian.dues import statement_api as dues_statement_api
 from dangjian.members import api as members_api
 from dangjian.members import io_api as members_io_api
 from dangjian.orgs import api as orgs_api
@@ -23,6 +26,16 @@ router.register(
 )
 router.register("transfers", transfers_api.TransferViewSet, basename="transfer")
 router.register("flow-certificates", transfers_api.FlowCertificateViewSet, basename="flow-certificate")
+# Dues money (issue 4): payments, hardship reductions, remittances (dues/money_api.py).
+router.register("dues/payments", dues_money_api.DuesPaymentViewSet, basename="dues-payment")
+router.register("dues/reductions", dues_money_api.DuesReductionViewSet, basename="dues-reduction")
+router.register("dues/remittances", dues_money_api.DuesRemittanceViewSet, basename="dues-remittance")
+# Dues bills, declarations and a branch's arrangements (dues/api.py).
+router.register("dues/bills", dues_api.DuesBillViewSet, basename="dues-bill")
+router.register("dues/declarations", dues_api.DuesDeclarationViewSet, basename="dues-declaration")
+router.register("dues/org-settings", dues_api.DuesOrgSettingViewSet, basename="dues-org-setting")
+# Bank-statement imports: upload, review lines, confirm (dues/statement_api.py).
+router.register("dues/statements", dues_statement_api.DuesStatementViewSet, basename="dues-statement")
 
 api_v1 = [
     path("auth/token/", accounts_api.token_obtain, name="token"),
@@ -47,6 +60,11 @@ api_v1 = [
         name="ruleoverride-list",
     ),
     path("alerts/", alert_api.AlertViewSet.as_view({"get": "list"}), name="alert-list"),
+    # Dues (issue 4, dues/api.py): the calculator, without a trailing slash as in the contract.
+    path("dues/calculate", dues_api.CalculateView.as_view(), name="dues-calculate"),
+    path("dues/summary/", dues_api.SummaryView.as_view(), name="dues-summary"),
+    path("dues/arrears/", dues_api.ArrearsView.as_view(), name="dues-arrears"),
+    path("dues/members/<int:pk>/", dues_api.MemberDuesView.as_view(), name="dues-member"),
     path("", include(router.urls)),
 ]
 

@@ -93,6 +93,19 @@ def test_demo_city_has_the_shape_and_proportions_of_a_real_one():
     kinds = set(OrgEvent.objects.filter(org__path__startswith=root.path).values_list("kind", flat=True))
     assert {"found", "rename", "move", "upgrade", "dissolve"} <= kinds
 
+    # Flowing members (流动党员) are full members away with an active flow certificate, the one record
+    # of it: the statistics count the certificates, and none is old enough to call for a transfer yet.
+    from dangjian.orgs.selectors import org_stats
+    from dangjian.transfers import rules as transfer_rules
+    from dangjian.transfers.models import FlowCertificate
+
+    away = list(FlowCertificate.objects.filter(status="active").select_related("member"))
+    assert 5 <= len(away) <= 0.03 * n
+    assert all(c.member.status == "full" and c.home_org_id == c.member.org_id for c in away)
+    assert org_stats(root)["flowing"] == len(away)
+    rule = transfer_rules.rule_for(today)
+    assert all(transfer_rules.fixed_place_due(c.start, rule) > today for c in away)
+
 
 def test_demo_accounts_hold_the_right_roles():
     root = load_demo().root

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 
 import pytest
@@ -131,3 +132,70 @@ def test_every_rule_parameter_has_a_display_name():
         for version in rulebook.versions(key):
             missing = set(version.params) - set(version.labels) - {"articles"}
             assert not missing, f"{key}@{version.version}: add labels for {sorted(missing)}"
+
+
+def test_every_choice_has_a_display_name():
+    # A choice parameter is shown and chosen by its label (the rules page, the override form, the API).
+    from dangjian.core import rulebook
+
+    for key in rulebook.rule_keys():
+        for version in rulebook.versions(key):
+            assert set(version.value_labels) <= set(version.params), f"{key}: value_labels of unknown params"
+            for param in version.overridable:
+                if param.type == "choice":
+                    missing = {str(c) for c in param.choices} - set(version.value_labels.get(param.name, {}))
+                    assert not missing, f"{key}.{param.name}: add value_labels for {sorted(missing)}"
+
+
+CODE = re.compile(r"^[a-z][a-z_]*$")
+
+
+@pytest.mark.parametrize("key", ["recruitment", "org.terms", "org.structure", "transfers"])
+def test_coded_values_have_display_names(key):
+    # 党员推荐, not member_recommendation: every code in a list or as a mapping's key has a label.
+    from dangjian.core import rulebook
+
+    for version in rulebook.versions(key):
+        for name, value in version.params.items():
+            if name == "articles":
+                continue
+            codes = [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+            codes += [str(k) for k in value] if isinstance(value, dict) else []
+            missing = {c for c in codes if CODE.match(c)} - set(version.value_labels.get(name, {}))
+            assert not missing, f"{key}@{version.version}.{name}: add value_labels for {sorted(missing)}"
+
+
+@pytest.mark.parametrize(
+    ("key", "name", "shown"),
+    [
+        ("recruitment", "activist_nomination_methods", "党员推荐、群团组织推优"),
+        ("recruitment", "approver_org_types", "党委、党工委"),
+        ("org.terms", "by_sector", "农村: 5；社区: 5"),
+        ("recruitment", "political_review_required", "是"),
+        ("recruitment", "quorum_more_than", "0.5"),
+    ],
+)
+def test_values_are_displayed_with_their_labels(key, name, shown):
+    from django.utils import translation
+
+    from dangjian.core import rulebook
+
+    version = rulebook.national_rule(key, dt.date(2025, 1, 1))
+    with translation.override("zh-hans"):
+        assert rulebook.display(version, name, version[name]) == shown
+
+
+def test_a_choice_parameter_is_refused_and_listed_by_its_labels():
+    from django.core.exceptions import ValidationError
+    from django.utils import translation
+
+    from dangjian.core.rulebook import OverridableParam
+
+    param = OverridableParam(
+        name="method", type="choice", choices=("a_code", "b_code"), label="方式",
+        choice_labels={"a_code": "甲方式", "b_code": "乙方式"},
+    )  # fmt: skip
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as err:
+        param.clean("c_code")
+    assert "甲方式、乙方式" in err.value.messages[0]
+    assert param.as_dict()["choice_labels"] == {"a_code": "甲方式", "b_code": "乙方式"}

@@ -160,3 +160,50 @@ def test_api_override_bounds_and_end(tree, district_manager, api):
     # Outside the manager's district.
     resp = client.post("/api/v1/rules/overrides/", {**body, "org": tree.branch_b.pk}, format="json")
     assert resp.status_code == 400 and "org" in resp.json()["error"]["fields"]
+
+
+# --- value labels and the organisation search (issue 3) ----------------------------------------------------
+
+
+def test_values_are_shown_by_their_labels_not_their_codes(web, tree, secretary_a):
+    body = web(secretary_a).get("/rules/").content.decode()
+    assert "党员推荐、群团组织推优" in body and "党委、党工委" in body and "农村: 5；社区: 5" in body
+    assert "member_recommendation" not in body and "working_committee" not in body
+    assert "rural: 5" not in body
+
+
+def test_api_gives_labels_and_values_as_read(outsider, api):
+    data = {r["key"]: r for r in api(outsider).get("/api/v1/rules/").json()["results"]}
+    recruitment = data["recruitment"]
+    assert recruitment["params"]["approver_org_types"] == ["committee", "working_committee"]  # codes kept
+    assert recruitment["params_display"]["approver_org_types"] == "党委、党工委"
+    assert recruitment["labels"]["approver_org_types"] == "有审批权的党组织类型"
+    assert recruitment["value_labels"]["activist_nomination_methods"]["member_recommendation"] == "党员推荐"
+    assert data["org.terms"]["params_display"]["by_sector"] == "农村: 5；社区: 5"
+
+
+def test_a_branch_deep_in_the_tree_is_found_by_name_and_opened(web, tree, org_manager):
+    client = web(org_manager)
+    resp = client.get("/rules/orgs/", {"q": "第一党"})
+    assert resp.status_code == 200
+    body = resp.content.decode()
+    assert f'href="/rules/?org={tree.branch_a.pk}"' in body and "示范市委 › 东城区委" in body
+    assert f'href="/rules/?org={tree.group_a.pk}"' in body  # 第一党小组 matches too
+    # Without script: the page's own search shows the same links and keeps the organisation shown.
+    page = client.get("/rules/", {"q": tree.branch_b.code, "org": tree.city.pk})
+    assert page.context["org"] == tree.city
+    assert [f["org"] for f in page.context["found"]] == [tree.branch_b]
+    assert client.get(f"/rules/?org={tree.branch_a.pk}").context["org"] == tree.branch_a
+
+
+def test_the_search_stays_within_the_users_scope(web, tree, secretary_b):
+    body = web(secretary_b).get("/rules/orgs/", {"q": "党支部"}).content.decode()
+    assert f"?org={tree.branch_b.pk}" in body and f"?org={tree.branch_a.pk}" not in body
+    assert "示范市委" not in body  # ancestors outside the scope are not named
+    empty = web(secretary_b).get("/rules/orgs/", {"q": "第一党支部"}).content.decode()
+    assert "没有与“第一党支部”匹配的组织" in empty
+    assert web(secretary_b).get("/rules/orgs/").content.decode().strip() == ""
+
+
+def test_the_search_needs_a_login(client, tree):
+    assert client.get("/rules/orgs/", {"q": "第一"}).status_code == 302

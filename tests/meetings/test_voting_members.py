@@ -37,6 +37,15 @@ def _hosted_here(member, host):
     )  # fmt: skip
 
 
+def _away(member):
+    """A member flowing out (a 活动证 to a host outside the platform): the status stays full or
+    probationary — being away is told by the certificate, not by the status."""
+    FlowCertificate.objects.create(
+        member=member, home_org=member.org, home_org_path=member.org.path, outside_host_name="外地某党支部",
+        number=f"LD-A{member.pk}", start=D(2025, 1, 1),
+    )  # fmt: skip
+
+
 ROWS = [
     # (why, where, fields, setup, votes)
     ("a full member of the branch votes (党章 第四条)", "a", {}, None, True),
@@ -50,21 +59,21 @@ ROWS = [
     (
         "a full member flowing out keeps the vote at home (RULES.md §4)",
         "a",
-        {"status": MemberStatus.FLOWING},
-        None,
+        {},
+        "away",
         True,
     ),
     (
         "a probationary member flowing out has no vote either (党章 第七条)",
         "a",
-        {"status": MemberStatus.FLOWING, "full_date": None},
-        None,
+        {"status": MemberStatus.PROBATIONARY, "full_date": None},
+        "away",
         False,
     ),
     (
         "a flowing member hosted here from another branch has no vote here (RULES.md §4)",
         "b",
-        {"status": MemberStatus.FLOWING},
+        {},
         "hosted",
         False,
     ),
@@ -94,6 +103,8 @@ def test_voting_members(tree, member_factory, why, where, fields, setup, votes):
     member = member_factory(tree.branch_a if where == "a" else tree.branch_b, **fields)
     if setup == "hosted":
         _hosted_here(member, tree.branch_a)
+    elif setup == "away":
+        _away(member)
     elif setup == "probation":
         _probation(member, tree.branch_a)
     elif setup == "probation_later":
@@ -112,7 +123,7 @@ def test_vote_prefill_of_recruitment_uses_the_one_selector(tree, secretary_a, me
     member_factory(tree.branch_a)
     _probation(member_factory(tree.branch_a), tree.branch_a)
     member_factory(tree.branch_a, status=MemberStatus.PROBATIONARY, full_date=None)
-    _hosted_here(member_factory(tree.branch_b, status=MemberStatus.FLOWING), tree.branch_a)
+    _hosted_here(member_factory(tree.branch_b), tree.branch_a)
     case = open_case(secretary_a, tree.branch_a)
     assert vote_defaults(case, ON) == {"expected_voting": 2, "full_members_expected": 2}
     assert selectors.vote_counts_expected(tree.branch_a, ON) == vote_defaults(case, ON)

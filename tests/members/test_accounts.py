@@ -162,8 +162,14 @@ def test_former_and_suspended_members_get_no_login(tree, secretary_a, member_fac
 
 
 def test_probationary_and_flowing_members_may_have_a_login(tree, secretary_a, member_factory):
-    for n, status in enumerate([MemberStatus.PROBATIONARY, MemberStatus.FLOWING]):
-        m = member_factory(tree.branch_a, status=status, full_date=None)
+    from dangjian.transfers.services import flow_certificate_issue
+
+    probationary = member_factory(tree.branch_a, status=MemberStatus.PROBATIONARY, full_date=None)
+    away = member_factory(tree.branch_a)  # a flowing member stays full, with a flow certificate
+    flow_certificate_issue(
+        actor=secretary_a, member=away, start=dt.date(2025, 1, 1), outside_host_name="外地"
+    )
+    for n, m in enumerate([probationary, away]):
         open_login(secretary_a, m, username=f"yubei{n}")
         assert m.user.is_active
 

@@ -106,6 +106,8 @@ INVALID = [
     ({"status": "probationary"}, "full_date", "probationary member has no full-membership date"),
     ({"full_date": None}, "full_date", "full member needs"),
     ({"status": "emperor"}, "status", ""),
+    # Flowing is told by a flow certificate, never by the status (the member stays full).
+    ({"status": "flowing"}, "status", "Issue a flow certificate"),
     ({"ethnicity": "火星族"}, "ethnicity", ""),
     ({"education": "none"}, "education", ""),
     ({"org": 999999}, "org", ""),
@@ -218,15 +220,36 @@ def test_status_change_keeps_history(tree, secretary_a, member_factory, api):
     client = api(secretary_a)
     resp = client.post(
         f"/api/v1/members/{member.pk}/history/",
-        {"status": "flowing", "date": "2026-02-01", "reason": "外出务工"},
+        {"status": "historical", "date": "2026-02-01", "reason": "关系转出本系统"},
         format="json",
     )
     assert resp.status_code == 201
     history = client.get(f"/api/v1/members/{member.pk}/history/").json()
-    assert history[0]["date"] == "2026-02-01" and history[0]["reason"] == "外出务工"
-    assert [(h["from_status"], h["to_status"]) for h in history] == [("full", "flowing"), ("", "full")]
+    assert history[0]["date"] == "2026-02-01" and history[0]["reason"] == "关系转出本系统"
+    assert [(h["from_status"], h["to_status"]) for h in history] == [("full", "historical"), ("", "full")]
     assert set(history[0]) >= {"from_status", "to_status", "date", "reason"}
     assert MemberStatusChange.objects.filter(member=member).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        (
+            "post",
+            "/api/v1/members/{pk}/history/",
+            {"status": "flowing", "date": "2026-02-01", "reason": "外出"},
+        ),
+        ("patch", "/api/v1/members/{pk}/", {"status": "flowing"}),
+    ],
+)
+def test_flowing_is_not_a_status_the_api_sets(tree, secretary_a, member_factory, api, method, url, body):
+    """Flowing is told by a flow certificate (活动证); the member stays full: the API says so."""
+    member = member_factory(tree.branch_a)
+    resp = getattr(api(secretary_a), method)(url.format(pk=member.pk), body, format="json")
+    assert resp.status_code == 400
+    assert "活动证" in resp.json()["error"]["fields"]["status"][0]
+    member.refresh_from_db()
+    assert member.status == "full" and member.status_changes.count() == 1
 
 
 # Personal data

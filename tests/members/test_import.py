@@ -109,6 +109,8 @@ def test_template_has_chinese_headers_sample_row_dropdowns_and_instructions(tree
     for header in ("性别", "民族", "学历", "学位", "职业类别", "党员状态", "党费类别", "所在支部编码"):
         assert letter[header] in validated, header
     assert wb["选项"].sheet_state == "hidden"
+    options = {c.value for col in wb["选项"].iter_cols() for c in col}
+    assert "正式党员" in options and "流动党员" not in options  # flowing is not a status to choose
     assert len(wb.sheetnames) == 3  # data, instructions, options
     assert ws.column_dimensions["E"].number_format == "@"  # ID numbers as text: Excel must not round them
 
@@ -296,6 +298,8 @@ ERROR_CASES = [
     ({"学历": ""}, "required", "required", "学历"),
     ({"职业类别": "宇航员"}, "invalid_choice", "not one of the allowed values", "职业类别"),
     ({"党员状态": "积极分子"}, "invalid_choice", "not one of the allowed values", "党员状态"),
+    # A flowing member stays full or probationary: being away is recorded by a flow certificate.
+    ({"党员状态": "流动党员"}, "flowing", "issue a flow certificate", "党员状态"),
     ({"党费类别": "富豪"}, "invalid_choice", "not one of the allowed values", "党费类别"),
     ({"手机号码": "1391234"}, "invalid", "11-digit mobile", "手机号码"),
     ({"入党日期": "2020-13-45"}, "invalid_date", "is not a date", "入党日期"),

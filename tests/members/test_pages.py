@@ -391,22 +391,38 @@ def test_status_change_writes_history(web, tree, secretary_a, member_factory):
     assert client.get(f"/members/{m.pk}/status/").status_code == 200
     resp = client.post(
         f"/members/{m.pk}/status/",
-        {"status": MemberStatus.FLOWING, "date": "2025-03-01", "reason": "外出务工，持流动党员活动证"},
+        {"status": MemberStatus.HISTORICAL, "date": "2025-03-01", "reason": "组织关系转出本系统"},
     )
     assert resp.status_code == 302
     m.refresh_from_db()
-    assert m.status == MemberStatus.FLOWING
+    assert m.status == MemberStatus.HISTORICAL
     change = m.status_changes.order_by("-id").first()
-    assert (change.from_status, change.to_status, change.date) == ("full", "flowing", dt.date(2025, 3, 1))
+    assert (change.from_status, change.to_status, change.date) == ("full", "historical", dt.date(2025, 3, 1))
     assert change.actor == secretary_a
     assert AuditEntry.objects.filter(action="member.status_changed").exists()
-    assert "外出务工" in client.get(f"/members/{m.pk}/").content.decode()
+    assert "组织关系转出本系统" in client.get(f"/members/{m.pk}/").content.decode()
+
+
+def test_flowing_is_not_offered_as_a_status(web, tree, secretary_a, member_factory):
+    """A flowing member stays full: the status form neither offers "flowing" nor takes it, and says where
+    flowing is recorded (a flow certificate)."""
+    m = member_factory(tree.branch_a)
+    client = web(secretary_a)
+    assert 'value="flowing"' not in client.get(f"/members/{m.pk}/status/").content.decode()
+    assert 'value="flowing"' not in client.get("/members/new/").content.decode()
+    assert 'value="flowing"' not in client.get("/members/").content.decode()  # the list's filter
+    resp = client.post(
+        f"/members/{m.pk}/status/", {"status": "flowing", "date": "2025-03-01", "reason": "外出"}
+    )
+    assert resp.status_code == 200 and "流动党员活动证" in resp.context["form"].errors["status"][0]
+    m.refresh_from_db()
+    assert m.status == MemberStatus.FULL and m.status_changes.count() == 1
 
 
 def test_status_change_needs_reason(web, tree, secretary_a, member_factory):
     m = member_factory(tree.branch_a)
     resp = web(secretary_a).post(
-        f"/members/{m.pk}/status/", {"status": "flowing", "date": "2025-03-01", "reason": ""}
+        f"/members/{m.pk}/status/", {"status": "left", "date": "2025-03-01", "reason": ""}
     )
     assert resp.status_code == 200 and "reason" in resp.context["form"].errors
     m.refresh_from_db()
@@ -415,7 +431,7 @@ def test_status_change_needs_reason(web, tree, secretary_a, member_factory):
 
 def test_status_change_refused(web, tree, secretary_a, auditor, member_factory):
     mine, other = member_factory(tree.branch_a), member_factory(tree.branch_b)
-    data = {"status": "flowing", "date": "2025-03-01", "reason": "x"}
+    data = {"status": "left", "date": "2025-03-01", "reason": "x"}
     assert web(secretary_a).post(f"/members/{other.pk}/status/", data).status_code == 404
     assert web(auditor).post(f"/members/{mine.pk}/status/", data).status_code == 403
     mine.refresh_from_db()

@@ -155,7 +155,12 @@ def test_change_status(tree, secretary_a, member_factory):
 
 @pytest.mark.parametrize(
     ("status", "reason", "field"),
-    [("emperor", "x", "status"), ("full", "x", "status"), ("left", "  ", "reason")],
+    [
+        ("emperor", "x", "status"),
+        ("full", "x", "status"),
+        ("left", "  ", "reason"),
+        ("flowing", "外出务工", "status"),  # a flow certificate records it, not the status
+    ],
 )
 def test_change_status_refusals(tree, secretary_a, member_factory, status, reason, field):
     member = member_factory(tree.branch_a)

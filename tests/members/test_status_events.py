@@ -19,6 +19,7 @@ from dangjian.core.models import Alert
 from dangjian.members import selectors, services
 from dangjian.members.choices import MemberStatus
 from dangjian.transfers import alerts as transfer_alerts
+from dangjian.transfers.models import FlowCertificate
 from dangjian.transfers.rules import RuleViolationError, add_months
 
 D = dt.date
@@ -226,7 +227,7 @@ def test_api_status_events_and_the_rule_violation_envelope(tree, secretary_a, au
         (D(2025, 1, 2), D(2025, 7, 1), MemberStatus.FULL, False),  # one day short of 6 months
         (D(2025, 1, 2), D(2025, 7, 2), MemberStatus.FULL, True),  # 6 months to the day
         (D(2025, 8, 31), D(2026, 2, 28), MemberStatus.PROBATIONARY, True),  # month end clamps
-        (D(2025, 1, 2), D(2025, 7, 2), MemberStatus.FLOWING, True),  # still a current member
+        (D(2025, 1, 2), D(2025, 7, 2), "away", True),  # a flowing member (活动证) is still current
         (D(2025, 1, 2), D(2025, 7, 2), MemberStatus.HISTORICAL, False),  # no longer current
         (None, D(2025, 7, 2), MemberStatus.FULL, False),  # no date recorded: nothing to count
     ],
@@ -234,7 +235,13 @@ def test_api_status_events_and_the_rule_violation_envelope(tree, secretary_a, au
 def test_lost_contact_alert(tree, member_factory, last_contact, on, status, alerted):
     """条例 第三十四条: an alert on the branch once a current member is 6 months without contact."""
     full = None if status == MemberStatus.PROBATIONARY else D(2006, 7, 1)
+    away, status = status == "away", MemberStatus.FULL if status == "away" else status
     member = member_factory(tree.branch_a, status=status, full_date=full, last_contact_on=last_contact)
+    if away:
+        FlowCertificate.objects.create(
+            member=member, home_org=tree.branch_a, home_org_path=tree.branch_a.path,
+            outside_host_name="外地", number="LD2025-T0001", start=D(2025, 1, 1),
+        )  # fmt: skip
     specs = [s for s in transfer_alerts.lost_contact(on) if s.key == f"c{member.pk}"]
     assert bool(specs) is alerted
     if alerted:

@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from dangjian.orgs.models import CommitteePosition, Organization, OrgType, Sector
 from dangjian.orgs.services import committee_term_start
+from dangjian.transfers.models import FlowCertificate
 
 TODAY = dt.date.today()
 
@@ -96,14 +97,17 @@ def test_detail_has_flags_and_committee(tree, secretary_a, org_manager, member_f
 
 @pytest.fixture
 def city(tree, member_factory):
-    """A hand-built register: 4 current members in branch_a, 2 in branch_b, plus one who left."""
+    """A hand-built register: 4 current members in branch_a, 2 in branch_b (one of them away as a flowing
+    member), plus one who left."""
     m = member_factory
     m(tree.branch_a, gender="female", ethnicity="回族", education="master", birth_date=years_ago(25), join_date=years_ago(4), full_date=years_ago(3))  # fmt: skip
     m(tree.branch_a, gender="male", education="bachelor", birth_date=years_ago(40), join_date=years_ago(15), full_date=years_ago(14))  # fmt: skip
     m(tree.branch_a, gender="male", education="high_school", birth_date=years_ago(65), join_date=years_ago(45), full_date=years_ago(44))  # fmt: skip
     m(tree.branch_a, gender="female", education="junior_college", status="probationary", birth_date=years_ago(22), join_date=years_ago(0, 60), full_date=None)  # fmt: skip
     m(tree.branch_b, gender="male", ethnicity="藏族", education="doctorate", birth_date=years_ago(33), join_date=years_ago(8), full_date=years_ago(7))  # fmt: skip
-    m(tree.branch_b, gender="male", education="secondary_vocational", status="flowing", birth_date=years_ago(50), join_date=years_ago(25), full_date=years_ago(24))  # fmt: skip
+    away = m(tree.branch_b, gender="male", education="secondary_vocational", birth_date=years_ago(50), join_date=years_ago(25), full_date=years_ago(24))  # fmt: skip
+    # 流动党员: a full member away with a flow certificate (活动证), the one record of flowing.
+    FlowCertificate.objects.create(member=away, home_org=tree.branch_b, home_org_path=tree.branch_b.path, outside_host_name="外地某党支部", number="LD-T1", start=years_ago(0, 30))  # fmt: skip
     m(tree.branch_b, gender="female", status="left", birth_date=years_ago(45), join_date=years_ago(20), full_date=years_ago(19))  # fmt: skip
     return tree
 
@@ -113,13 +117,13 @@ def test_stats_of_the_city(city, org_manager, api):
     assert s["members"] == 6  # current members only: left is counted in by_status but not here
     assert s["by_status"] == {
         "probationary": 1,
-        "full": 4,
-        "flowing": 1,
+        "full": 5,
         "suspended": 0,
         "left": 1,
         "deceased": 0,
         "historical": 0,
     }
+    assert s["flowing"] == 1  # from the active flow certificates, not a status
     assert s["by_gender"] == {"male": 4, "female": 2}
     assert s["female_pct"] == 33.3
     assert s["minority_pct"] == 33.3

@@ -220,14 +220,20 @@ def test_services_write_their_audit_rows(tree, secretary_a, settings, tmp_path):
     assert {a for a in AUDITED.values() if a and a != "vote.recorded"} <= actions
 
 
-def test_vote_defaults_count_only_members_with_a_vote(tree, secretary_a, member_factory):
-    """Probationary members have no vote (党章 第七条); members flowing out keep theirs at home;
-    members of other branches (e.g. flowing members hosted here) are not in this branch's register."""
+def test_vote_defaults_count_only_members_with_a_vote(tree, secretary_a, secretary_b, member_factory):
+    """Probationary members have no vote (党章 第七条); full members flowing out (a 活动证, the status stays
+    full) keep theirs at home; members of other branches, flowing members hosted here included, are not in
+    this branch's register and have no vote here (RULES.md §4)."""
     from dangjian.recruitment.selectors import vote_defaults
+    from dangjian.transfers.services import flow_certificate_issue
 
     member_factory(tree.branch_a)
     member_factory(tree.branch_a, status="probationary", full_date=None)
-    member_factory(tree.branch_a, status="flowing")
-    member_factory(tree.branch_b)
+    out = member_factory(tree.branch_a)
+    flow_certificate_issue(actor=secretary_a, member=out, start=dt.date(2025, 1, 1), outside_host_name="外地")
+    hosted = member_factory(tree.branch_b)
+    flow_certificate_issue(
+        actor=secretary_b, member=hosted, start=dt.date(2025, 1, 1), host_org=tree.branch_a
+    )
     case = open_case(secretary_a, tree.branch_a)
     assert vote_defaults(case) == {"expected_voting": 2, "full_members_expected": 2}

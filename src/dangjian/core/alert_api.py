@@ -2,6 +2,10 @@
 
 Filters: ``kind``, ``severity``, ``status`` (``open`` by default; ``resolved``, ``dismissed`` or ``all``)
 and ``org`` (that organisation's subtree; 404 outside the caller's scope).
+
+One item per matter: a matter raised for several organisations (both sides of a transfer) is one item
+when the caller sees several of them, with ``orgs`` naming each and ``alerts`` their ids; the other
+fields are those of its most urgent alert. A caller who sees one side gets that side's alert alone.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
+from rest_framework.response import Response
 
-from dangjian.core.alerts import kind_label
+from dangjian.core.alerts import expand, kind_label, matters
 from dangjian.core.api import ScopedViewSet
 from dangjian.core.models import Alert
 from dangjian.core.scoping import path_prefix_q
@@ -71,6 +76,19 @@ class AlertViewSet(mixins.ListModelMixin, ScopedViewSet):
     queryset = Alert.objects.select_related("org", "subject_type")
     serializer_class = AlertSerializer
     filter_backends: list[Any] = []  # the filters below (status defaults to open)
+
+    def list(self, request, *args, **kwargs):  # type: ignore[override]
+        qs = self.get_queryset()
+        rows = matters(qs.order_by())
+        page = self.paginate_queryset(rows)
+        items = [self._item(m) for m in expand(qs, page if page is not None else rows)]
+        return self.get_paginated_response(items) if page is not None else Response(items)
+
+    def _item(self, matter: Any) -> dict[str, Any]:
+        data = dict(self.get_serializer(matter.first).data)
+        data["orgs"] = [{"id": o.pk, "name": o.name} for o in matter.orgs]
+        data["alerts"] = matter.ids
+        return data
 
     def get_queryset(self):  # type: ignore[override]
         qs = super().get_queryset()

@@ -20,6 +20,11 @@ running it twice on the same day changes nothing the second time. A dismissed al
 while its condition lasts, and can be raised again once the condition has cleared and comes back.
 A producer that fails is logged and skipped: its alerts are left as they were, never resolved by
 mistake.
+
+One matter may concern several organisations (a letter expiring concerns the sending and the receiving
+branch): the producer yields one spec per organisation with the same ``key`` and a different ``side``
+(``from``/``to``, ``home``/``host``). Each organisation's users see their own alert and can dismiss it;
+a user who sees several sides sees the matter once (``matters``, ``matter_summary``, ``matter_of``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ from django.utils.functional import Promise
 logger = logging.getLogger(__name__)
 
 SEVERITIES = ("info", "warning", "danger")
+# The sides of a matter raised for several organisations: a transfer's sending and receiving branch, a
+# flowing member's home and host. A closed list, so that the matter is read back from the stored key.
+SIDES = ("from", "to", "home", "host")
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class AlertSpec:
     member: Any = None  # a Member (or its id)
     rule_ref: str = ""
     url: str = ""
+    # For a matter raised for several organisations: which one this is (one of SIDES), same ``key``.
+    side: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,18 @@ def alerts_refresh(on: dt.date | None = None, kinds: Iterable[str] | None = None
     return total
 
 
+def dedupe_key(kind: str, spec: AlertSpec) -> str:
+    """The stored condition key: ``<kind>:<key>``, and ``:<side>`` for one side of a shared matter."""
+    if spec.side and spec.side not in SIDES:
+        raise ValueError(f"{kind}: unknown side {spec.side!r} (one of {', '.join(SIDES)})")
+    if not spec.side and any(spec.key.endswith(f":{side}") for side in SIDES):
+        raise ValueError(f"{kind}: key {spec.key!r} ends like a side; pass side= instead")
+    key = f"{kind}:{spec.key}" + (f":{spec.side}" if spec.side else "")
+    if len(key) > 200:
+        raise ValueError(f"{kind}: key {spec.key!r} is too long")
+    return key
+
+
 def _org_paths(specs: list[AlertSpec]) -> dict[int, str]:
     from dangjian.core.models import Alert
 
@@ -191,7 +213,7 @@ def _apply(kind: str, specs: list[AlertSpec | NotificationSpec]) -> RefreshResul
     for spec in alerts:
         if spec.severity not in SEVERITIES:
             raise ValueError(f"{kind}: unknown severity {spec.severity!r}")
-        desired[f"{kind}:{spec.key}"[:200]] = spec
+        desired[dedupe_key(kind, spec)] = spec
     paths = _org_paths(list(desired.values()))
     now = timezone.now()
 
@@ -260,3 +282,135 @@ def _apply(kind: str, specs: list[AlertSpec | NotificationSpec]) -> RefreshResul
     result.created = len(new)
     result.updated = len(changed)
     return result
+
+
+# --- reading: one matter once -------------------------------------------------------------------------
+#
+# The sides of a matter are separate alerts (each organisation's own, scoped and dismissed like any
+# other). A list groups them: the alerts of one matter with the same status and the same resolution time
+# (the sides are resolved by the same refresh) make one row, which names every organisation it concerns.
+
+
+def matter_of(key: str) -> str:
+    """The matter of a stored ``dedupe_key``: the key without its side."""
+    for side in SIDES:
+        if key.endswith(f":{side}"):
+            return key[: -len(side) - 1]
+    return key
+
+
+def _matter_expression() -> models.Expression:
+    """``matter_of(dedupe_key)`` in SQL (the same on SQLite and PostgreSQL)."""
+    from django.db.models.functions import Length, Substr
+
+    whens = [
+        models.When(
+            dedupe_key__endswith=f":{side}",
+            then=Substr("dedupe_key", 1, Length("dedupe_key") - len(side) - 1),
+        )
+        for side in SIDES
+    ]
+    return models.Case(*whens, default=models.F("dedupe_key"), output_field=models.CharField())
+
+
+def _rank() -> models.Expression:
+    from dangjian.core.models import Alert
+
+    return models.Case(
+        *(models.When(severity=s, then=models.Value(i)) for i, s in enumerate(Alert.SEVERITY_ORDER)),
+        default=models.Value(len(Alert.SEVERITY_ORDER)),
+        output_field=models.IntegerField(),
+    )
+
+
+def matters(qs: models.QuerySet) -> models.QuerySet:
+    """One row per matter of ``qs`` (a queryset of alerts, already scoped and filtered), the most urgent
+    first: ``matter``, ``status``, ``resolved_at``, ``sides`` (how many alerts). Paginate it, then
+    ``expand`` a page into Matter objects. The same order as ``AlertQuerySet.by_severity``."""
+    return (
+        qs.annotate(matter=_matter_expression(), matter_rank=_rank())
+        .values("matter", "status", "resolved_at")
+        .annotate(
+            rank=models.Min("matter_rank"),
+            due=models.Min("due_date"),
+            first_raised=models.Min("created_at"),
+            first_id=models.Min("id"),
+            sides=models.Count("id"),
+        )
+        .order_by("rank", models.F("due").asc(nulls_last=True), "first_raised", "first_id")
+    )
+
+
+class Matter:
+    """One matter as a list shows it: the most urgent of its alerts (whose fields it answers with), and
+    every alert of it the user sees, one per organisation (``alerts``, ``orgs``)."""
+
+    def __init__(self, alerts: list[Any]) -> None:
+        order = {s: i for i, s in enumerate(("danger", "warning", "info"))}
+        self.alerts = sorted(
+            alerts, key=lambda a: (order.get(a.severity, 9), a.due_date or dt.date.max, a.pk)
+        )
+        self.first = self.alerts[0]
+
+    def __getattr__(self, name: str) -> Any:  # the fields of the first alert (message, url, severity...)
+        return getattr(self.__dict__["first"], name)
+
+    @property
+    def pk(self) -> int:
+        return self.first.pk
+
+    @property
+    def orgs(self) -> list[Any]:
+        """The organisations the matter concerns, among those the user sees, in tree order."""
+        return sorted({a.org_id: a.org for a in self.alerts}.values(), key=lambda o: o.path)
+
+    @property
+    def ids(self) -> list[int]:
+        return [a.pk for a in self.alerts]
+
+
+def expand(qs: models.QuerySet, rows: Iterable[dict[str, Any]]) -> list[Matter]:
+    """The Matter objects of ``rows`` (from ``matters(qs)``, e.g. one page), in the same order: one
+    query for all their alerts, with their organisations (and members, when ``qs`` selects them)."""
+    rows = list(rows)
+    if not rows:
+        return []
+    keys = {(r["matter"], r["status"], r["resolved_at"]) for r in rows}
+    found: dict[tuple[str, str, Any], list[Any]] = {}
+    alerts = qs.annotate(matter=_matter_expression()).filter(matter__in={r["matter"] for r in rows})
+    for alert in alerts.select_related("org").order_by("id"):
+        key = (alert.matter, alert.status, alert.resolved_at)
+        if key in keys:
+            alert.kind_label = kind_label(alert.kind)
+            found.setdefault(key, []).append(alert)
+    return [
+        Matter(found[k]) for k in ((r["matter"], r["status"], r["resolved_at"]) for r in rows) if k in found
+    ]
+
+
+def matter_summary(qs: models.QuerySet, limit: int = 10) -> Any:
+    """Counts of the open matters by severity and the ``limit`` most urgent, for a card (the home page):
+    like ``core.selectors.alert_summary``, each matter once whatever the number of its sides."""
+    from dangjian.core.models import Alert
+    from dangjian.core.selectors import AlertSummary
+
+    open_alerts = qs.filter(status=Alert.Status.OPEN)
+    counts = open_alerts.annotate(matter=_matter_expression()).aggregate(
+        **{
+            s: models.Count("matter", distinct=True, filter=models.Q(severity=s))
+            for s in Alert.Severity.values
+        }
+    )
+    top = expand(open_alerts, matters(open_alerts)[:limit])
+    return AlertSummary({s: counts[s] or 0 for s in Alert.Severity.values}, top)
+
+
+def siblings(qs: models.QuerySet, alert: Any) -> models.QuerySet:
+    """The other open alerts of ``alert``'s matter within ``qs`` (the other sides the user sees)."""
+    from dangjian.core.models import Alert
+
+    return (
+        qs.annotate(matter=_matter_expression())
+        .filter(matter=matter_of(alert.dedupe_key), status=Alert.Status.OPEN)
+        .exclude(pk=alert.pk)
+    )

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dangjian.core import services
+from dangjian.core import rulebook, services
 from dangjian.core.api import ScopedViewSet
 from dangjian.core.models import RuleOverride
 from dangjian.core.scoping import Action, can
@@ -45,9 +45,22 @@ def _visible_org(user: Any, raw: Any) -> Any:
     return org
 
 
+def _item(item: Any) -> dict[str, Any]:
+    """A rule in force as the API shows it, with the display names a page needs: ``labels`` (parameter
+    → name), ``value_labels`` (parameter → code → name) and ``params_display`` (each value as read,
+    e.g. 党员推荐、群团组织推优 for ``[member_recommendation, mass_organization_recommendation]``)."""
+    return {
+        **item.as_dict(),
+        "labels": {p.name: p.label for p in item.params},
+        "value_labels": item.national.value_labels,
+        "params_display": {p.name: rulebook.display(item.national, p.name, p.value) for p in item.params},
+    }
+
+
 class RulesInForceView(APIView):
-    """Every rule family in force on a date: version, source, confidence, pending flag, parameters,
-    the local overrides that apply (who set them and why), the overridable parameters and the history."""
+    """Every rule family in force on a date: version, source, confidence, pending flag, parameters (with
+    their display names and values as read), the local overrides that apply (who set them and why), the
+    overridable parameters and the history."""
 
     @extend_schema(
         parameters=[
@@ -74,7 +87,7 @@ class RulesInForceView(APIView):
                 "org": org.pk if org else None,
                 "on": on,
                 "count": len(items),
-                "results": [i.as_dict() for i in items],
+                "results": [_item(i) for i in items],
             }
         )
 

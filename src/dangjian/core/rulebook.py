@@ -18,6 +18,18 @@ An ``overridable`` entry may also be a bare name (its type is taken from the def
 then only need to be >= 0), and a version may list names under its own ``overridable``: the family's
 list is the union, the same for every version (an organisation's override outlives a revision).
 
+``labels:`` gives every parameter its display name, and ``value_labels:`` the display names of coded
+values — the items of a list, the keys of a mapping, the choices of a ``choice`` parameter — so that a
+party worker reads 党员推荐 rather than ``member_recommendation``::
+
+    labels:
+      approver_org_types: 有审批权的党组织类型
+    value_labels:
+      approver_org_types: {committee: 党委, working_committee: 党工委}
+
+``display(version, name, value)`` renders a value with them (tests check every parameter has a label and
+every choice a value label).
+
 ``rule(key, on=date, org=org)`` returns the version in force on that date. Local overrides
 (``core.RuleOverride``, set by org managers through ``core.services.rule_override_set``) take
 precedence for the overriding organisation's subtree; overrides on several levels stack, the nearest
@@ -27,6 +39,7 @@ say which rule made it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -58,6 +71,11 @@ class OverridableParam:
     max: float | None = None
     choices: tuple[Any, ...] = ()
     label: str = ""
+    # The display names of the choices (the family's ``value_labels`` for this parameter): code → label.
+    choice_labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def choice_label(self, value: Any) -> str:
+        return self.choice_labels.get(str(value), str(value))
 
     @classmethod
     def from_yaml(cls, data: dict[str, Any] | str, key: str, default: Any = None) -> OverridableParam:
@@ -94,7 +112,7 @@ class OverridableParam:
             if value not in self.choices:
                 raise ValidationError(
                     _("%(param)s: choose one of %(choices)s.")
-                    % {"param": label, "choices": "、".join(str(c) for c in self.choices)}
+                    % {"param": label, "choices": "、".join(self.choice_label(c) for c in self.choices)}
                 )
             return value
         if self.type == "str":
@@ -136,6 +154,7 @@ class OverridableParam:
             "min": self.min,
             "max": self.max,
             "choices": list(self.choices),
+            "choice_labels": {str(c): self.choice_label(c) for c in self.choices},
             "label": self.label,
         }
 
@@ -171,6 +190,8 @@ class RuleVersion:
     overridable: tuple[OverridableParam, ...] = ()
     # Display names of the parameters (the family's ``labels:``), for pages that list them.
     labels: dict[str, str] = field(default_factory=dict)
+    # Display names of coded values per parameter (the family's ``value_labels:``): code → label.
+    value_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     # For a local version: the parameters whose values come from overrides, and the national version.
     local_params: tuple[str, ...] = ()
     national: RuleVersion | None = None
@@ -218,6 +239,7 @@ def _load() -> dict[str, list[RuleVersion]]:
                     pending_confirmation=bool(v.get("pending_confirmation", False)),
                     overridable=overridable,
                     labels=dict(data.get("labels") or {}),
+                    value_labels=_value_labels(data, key),
                 )
             )
         versions.sort(key=lambda r: r.effective_from)
@@ -225,6 +247,37 @@ def _load() -> dict[str, list[RuleVersion]]:
             raise ValueError(f"rule family {key} is defined twice ({path.name})")
         families[key] = versions
     return families
+
+
+def _value_labels(data: dict[str, Any], key: str) -> dict[str, dict[str, str]]:
+    """The family's ``value_labels:``, parameter → {code: label} (codes as text: YAML keys may be numbers)."""
+    raw = data.get("value_labels") or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise ValueError(f"{key}: value_labels maps each parameter to a mapping of code → label")
+    return {
+        str(name): {str(code): str(label) for code, label in codes.items()} for name, codes in raw.items()
+    }
+
+
+def display(version: RuleVersion, name: str, value: Any) -> str:
+    """A parameter's value as a party worker reads it: coded values by their labels (``value_labels``),
+    lists joined with 、, mappings as ``label: value``, yes/no for booleans."""
+    labels = version.value_labels.get(name, {})
+
+    def one(v: Any) -> str:
+        if v is None:
+            return "—"
+        if isinstance(v, bool):
+            return str(_("Yes") if v else _("No"))
+        if isinstance(v, list | tuple):
+            return "、".join(one(x) for x in v) or "—"
+        if isinstance(v, dict):
+            return "；".join(f"{labels.get(str(k), k)}: {one(x)}" for k, x in v.items()) or "—"
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return labels.get(str(v), str(v))
+
+    return one(value)
 
 
 def _overridable(data: dict[str, Any], key: str) -> tuple[OverridableParam, ...]:
@@ -235,11 +288,13 @@ def _overridable(data: dict[str, Any], key: str) -> tuple[OverridableParam, ...]
     for v in data.get("versions") or ():
         entries += list(v.get("overridable") or ())
     found: dict[str, OverridableParam] = {}
+    value_labels = _value_labels(data, key)
     for entry in entries:
         name = entry if isinstance(entry, str) else entry.get("name")
         if name in found and isinstance(entry, str):
             continue  # a bare name does not replace a full specification
-        found[str(name)] = OverridableParam.from_yaml(entry, key, first.get(name))
+        param = OverridableParam.from_yaml(entry, key, first.get(name))
+        found[str(name)] = dataclasses.replace(param, choice_labels=value_labels.get(param.name, {}))
     return tuple(found.values())
 
 
@@ -331,4 +386,6 @@ def apply_layers(base: RuleVersion, layers: list[Any]) -> RuleVersion:
         overridable=base.overridable,
         local_params=tuple(local),
         national=base,
+        labels=base.labels,
+        value_labels=base.value_labels,
     )

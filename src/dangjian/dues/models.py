@@ -56,6 +56,14 @@ class DuesDeclaration(models.Model):
     chosen_amount = models.DecimalField(
         _("chosen monthly amount (yuan)"), max_digits=8, decimal_places=2, null=True, blank=True
     )
+    # Deducted from the base only where the rule's ``deduct_social_insurance`` is on (contested: U).
+    social_insurance = models.DecimalField(
+        _("personal social-insurance contributions (yuan)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
     effective_month = models.DateField(_("effective from (month)"))
     # A flowing member holding a 活动证 may pay at the host organisation (RULES.md §2).
     pay_at_host = models.BooleanField(_("pays at the host organisation"), default=False)
@@ -78,15 +86,29 @@ class DuesDeclaration(models.Model):
         ordering = ["member_id", "-effective_month", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["member", "effective_month"], name="dues_declaration_month_unique"
+                fields=["member", "effective_month"],
+                name="dues_declaration_month_unique",
+                violation_error_message=_("This member already has a declaration from this month."),
             ),
             models.CheckConstraint(
-                condition=models.Q(effective_month__day=1), name="dues_declaration_first_day"
+                condition=models.Q(effective_month__day=1),
+                name="dues_declaration_first_day",
+                violation_error_message=_("A declaration takes effect from the first day of a month."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(base__isnull=True) | models.Q(base__gte=0),
+                name="dues_declaration_base_not_negative",
+                violation_error_message=_("The base cannot be negative."),
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.effective_month:%Y-%m}"
+
+    @classmethod
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
+        """A member sees their own rows (core.scoping SELF)."""
+        return models.Q(member__user=user)
 
 
 class DuesReduction(models.Model):
@@ -158,6 +180,11 @@ class DuesReduction(models.Model):
     def __str__(self) -> str:
         return f"{self.member_id} {self.kind} {self.start_month:%Y-%m}–{self.end_month:%Y-%m}"
 
+    @classmethod
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
+        """A member sees their own rows (core.scoping SELF)."""
+        return models.Q(member__user=user)
+
 
 class DuesBill(models.Model):
     """What a member owes for one month (应交), computed once by the monthly job from the declaration and
@@ -214,11 +241,21 @@ class DuesBill(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["member", "month"], name="dues_bill_member_month_unique"),
             models.CheckConstraint(condition=models.Q(month__day=1), name="dues_bill_first_day"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0, standard_amount__gte=0, paid_amount__gte=0),
+                name="dues_bill_amounts_not_negative",
+                violation_error_message=_("Dues amounts cannot be negative."),
+            ),
         ]
         indexes = [models.Index(fields=["org_path", "month"], name="dues_bill_path_month")]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.month:%Y-%m} {self.amount}"
+
+    @classmethod
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
+        """A member sees their own rows (core.scoping SELF)."""
+        return models.Q(member__user=user)
 
     @property
     def outstanding(self) -> Decimal:
@@ -290,6 +327,11 @@ class DuesPayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.paid_on} {self.dues_amount}+{self.extra_amount}"
+
+    @classmethod
+    def scope_self_q(cls, user: object, assignment: object) -> models.Q:
+        """A member sees their own rows (core.scoping SELF)."""
+        return models.Q(member__user=user)
 
     @property
     def total(self) -> Decimal:

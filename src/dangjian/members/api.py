@@ -12,7 +12,12 @@ from rest_framework.response import Response
 
 from dangjian.core.api import ScopedModelViewSet
 from dangjian.members import selectors, services
-from dangjian.members.choices import MemberStatus, StatusEvent
+from dangjian.members.choices import (
+    FLOWING_IS_NOT_A_STATUS,
+    REGISTER_STATUS_CHOICES,
+    MemberStatus,
+    StatusEvent,
+)
 from dangjian.members.models import DisciplineKind, Member, MemberDiscipline, MemberStatusChange
 from dangjian.orgs.models import Organization
 
@@ -72,8 +77,17 @@ class StatusChangeSerializer(serializers.ModelSerializer):
         fields = ["id", "from_status", "to_status", "date", "reason", "recorded_at"]
 
 
+class StatusField(serializers.ChoiceField):
+    """A status of the register; "flowing" is answered with where flowing is recorded (a certificate)."""
+
+    def to_internal_value(self, data):
+        if data == MemberStatus.FLOWING:
+            raise serializers.ValidationError(str(FLOWING_IS_NOT_A_STATUS), code="flowing")
+        return super().to_internal_value(data)
+
+
 class StatusChangeRequestSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=MemberStatus.choices, label=_("status"))
+    status = StatusField(choices=REGISTER_STATUS_CHOICES, label=_("status"))
     date = serializers.DateField(label=_("date"))
     reason = serializers.CharField(label=_("reason"), max_length=2000)
 

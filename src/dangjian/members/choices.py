@@ -27,6 +27,8 @@ class Gender(models.TextChoices):
 class MemberStatus(models.TextChoices):
     PROBATIONARY = "probationary", _("Probationary member")
     FULL = "full", _("Full member")
+    # Not a status a member has any more: see REGISTER_STATUS_CHOICES. Kept for the status history
+    # recorded before flowing was told by a flow certificate, so those entries keep their label.
     FLOWING = "flowing", _("Flowing member")
     SUSPENDED = "suspended", _("Membership suspended")
     LEFT = "left", _("Left the Party")
@@ -44,8 +46,20 @@ class StatusEvent(models.TextChoices):
     HISTORICAL = "historical", _("Keep as a historical record")
 
 
+# The statuses a member of the register can have. Being a flowing member (流动党员) is not one of them:
+# a flowing member keeps their standing, full or probationary (the vote rules need it), and is told by an
+# active flow certificate (transfers.FlowCertificate, 流动党员活动证) — the one source of "is flowing".
+REGISTER_STATUS_CHOICES = [(v, label) for v, label in MemberStatus.choices if v != MemberStatus.FLOWING]
+REGISTER_STATUSES = tuple(v for v, _label in REGISTER_STATUS_CHOICES)
+
 # Statuses counted as current members of an organisation (党内统计公报: counted through the relation).
-CURRENT_STATUSES = (MemberStatus.PROBATIONARY, MemberStatus.FULL, MemberStatus.FLOWING)
+CURRENT_STATUSES = (MemberStatus.PROBATIONARY, MemberStatus.FULL)
+
+# What a form, an import or the API answers to the status "flowing".
+FLOWING_IS_NOT_A_STATUS = _(
+    "“Flowing member” is not a status: a flowing member stays a full or probationary member. Issue a "
+    "flow certificate (流动党员活动证) on the flowing members page instead."
+)
 
 
 class Education(models.TextChoices):

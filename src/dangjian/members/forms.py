@@ -8,12 +8,14 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import BLANK_CHOICE_DASH
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from dangjian.core import crypto, rulebook
-from dangjian.members.choices import MemberStatus
+from dangjian.members.choices import FLOWING_IS_NOT_A_STATUS, REGISTER_STATUS_CHOICES, MemberStatus
 from dangjian.members.idnumbers import normalize_digits, parse_id_number
 from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus, OrgType
@@ -57,9 +59,24 @@ def apply_id_info(form: forms.BaseForm, data: dict[str, Any]) -> None:
     data["gender"] = data.get("gender") or info.gender
 
 
+class StatusChoiceField(forms.TypedChoiceField):
+    """A member's status among the register's statuses. "flowing" is answered with where flowing is
+    recorded (a flow certificate) rather than with "not a valid choice"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("choices", [*BLANK_CHOICE_DASH, *REGISTER_STATUS_CHOICES])
+        super().__init__(**kwargs)
+
+    def validate(self, value: Any) -> None:
+        if value == MemberStatus.FLOWING:
+            raise ValidationError(FLOWING_IS_NOT_A_STATUS, code="flowing")
+        super().validate(value)
+
+
 class MemberForm(forms.ModelForm):
     id_number = forms.CharField(label=_l("ID number"), max_length=30)
     phone = forms.CharField(label=_l("phone"), max_length=30, required=False)
+    status = StatusChoiceField(label=capfirst(Member._meta.get_field("status").verbose_name))
 
     class Meta:
         model = Member

@@ -43,6 +43,7 @@ from dangjian.core.audit import audit_log
 from dangjian.core.scoping import can
 from dangjian.members.choices import (
     ETHNIC_GROUPS,
+    REGISTER_STATUS_CHOICES,
     Degree,
     DuesCategory,
     Education,
@@ -131,7 +132,6 @@ CHINESE_LABELS: dict[str, dict[str, str]] = {
     "status": {
         MemberStatus.PROBATIONARY: "预备党员",
         MemberStatus.FULL: "正式党员",
-        MemberStatus.FLOWING: "流动党员",
         MemberStatus.SUSPENDED: "停止党籍",
         MemberStatus.LEFT: "出党",
         MemberStatus.DECEASED: "已故",
@@ -173,7 +173,14 @@ SYNONYMS: dict[str, dict[str, str]] = {
         "博士学位": Degree.DOCTOR,
     },
     "occupation": {"军人": Occupation.SOLDIER, "离退休": Occupation.RETIRED, "退休": Occupation.RETIRED},
-    "status": {"预备": MemberStatus.PROBATIONARY, "正式": MemberStatus.FULL},
+    # 流动党员 is read, then refused with where it belongs (a flow certificate): see MemberForm.
+    "status": {
+        "预备": MemberStatus.PROBATIONARY,
+        "正式": MemberStatus.FULL,
+        "流动党员": MemberStatus.FLOWING,
+        "流动": MemberStatus.FLOWING,
+        "flowing": MemberStatus.FLOWING,
+    },
     "dues_category": {
         "在职党员": DuesCategory.EMPLOYED,
         "离退休党员": DuesCategory.RETIREE,
@@ -186,7 +193,7 @@ CHOICES_OF = {
     "education": Education.choices,
     "degree": Degree.choices,
     "occupation": Occupation.choices,
-    "status": MemberStatus.choices,
+    "status": REGISTER_STATUS_CHOICES,
     "dues_category": DuesCategory.choices,
 }
 # An empty cell means the model's default (most members have no degree).

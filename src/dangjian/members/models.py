@@ -15,7 +15,9 @@ from dangjian.core.scoping import RestrictedQuerySet, path_prefix_q
 from dangjian.members.choices import (
     CURRENT_STATUSES,
     ETHNICITY_CHOICES,
+    FLOWING_IS_NOT_A_STATUS,
     HAN,
+    REGISTER_STATUS_CHOICES,
     Degree,
     DuesCategory,
     Education,
@@ -77,7 +79,9 @@ class Member(PersonalNumbersMixin, models.Model):
     )
     join_date = models.DateField(_("date joined the Party"))
     full_date = models.DateField(_("date became a full member"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=16, choices=MemberStatus.choices, db_index=True)
+    # The member's standing (full, probationary, suspended, ...). Whether they are away as a flowing member
+    # is not a status: an active transfers.FlowCertificate tells it (see members.choices).
+    status = models.CharField(_("status"), max_length=16, choices=REGISTER_STATUS_CHOICES, db_index=True)
     org = models.ForeignKey(
         "orgs.Organization", verbose_name=_("branch"), on_delete=models.PROTECT, related_name="members"
     )
@@ -136,6 +140,11 @@ class Member(PersonalNumbersMixin, models.Model):
                 condition=models.Q(join_date__gt=models.F("birth_date")),
                 name="members_member_join_after_birth",
                 violation_error_message=_("The joining date must be after the birth date."),
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=MemberStatus.FLOWING),
+                name="members_member_status_not_flowing",
+                violation_error_message=FLOWING_IS_NOT_A_STATUS,
             ),
         ]
 

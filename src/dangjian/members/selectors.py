@@ -11,7 +11,13 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from dangjian.core.scoping import path_prefix_q
-from dangjian.members.choices import CURRENT_STATUSES, HAN, HIGHER_EDUCATION, MemberStatus
+from dangjian.members.choices import (
+    CURRENT_STATUSES,
+    HAN,
+    HIGHER_EDUCATION,
+    REGISTER_STATUSES,
+    MemberStatus,
+)
 from dangjian.members.models import Member
 
 AGE_BANDS = [(0, 30), (31, 35), (36, 45), (46, 55), (56, 60), (61, 70), (71, 200)]
@@ -123,9 +129,12 @@ def subtree_member_stats(
     # Three passes over the subtree, each readable from an index alone (members_member_path_status and
     # the partial members_member_current_stats): COUNT(*) rather than COUNT(id), and one GROUP BY for
     # gender x ethnicity x education and one for the age x standing bands instead of a query per chart.
-    by_status = dict.fromkeys(MemberStatus.values, 0)
+    by_status = dict.fromkeys(REGISTER_STATUSES, 0)
     for row in base.values("status").annotate(n=Count("*")).order_by():
         by_status[row["status"]] = row["n"]
+    # Flowing members (流动党员) are not a status but current members holding an active flow
+    # certificate (transfers.FlowCertificate): counted from the certificates, at the home organisation.
+    flowing = flowing_members(current).count()
 
     total = female = minority = higher = 0
     by_education: dict[str, int] = {}
@@ -168,6 +177,7 @@ def subtree_member_stats(
     return {
         "members": total,
         "by_status": by_status,
+        "flowing": flowing,
         "by_gender": {"male": total - agg["female"], "female": agg["female"]},
         "female_pct": pct(agg["female"]),
         "minority_pct": pct(agg["minority"]),
@@ -179,6 +189,13 @@ def subtree_member_stats(
         "by_education": by_education,
         "by_ethnicity": by_ethnicity,
     }
+
+
+def flowing_members(qs: QuerySet[Member]) -> QuerySet[Member]:
+    """The members of ``qs`` who are away as flowing members (流动党员): those holding an active flow
+    certificate (transfers.FlowCertificate), the one record of it. Their status stays full or
+    probationary; the home organisation (their relation) counts them."""
+    return qs.filter(flow_certificates__status="active")
 
 
 def under_probation_within_party(member: Any, on: dt.date | None = None) -> bool:
@@ -204,9 +221,9 @@ def voting_members(org: Any, on: dt.date | None = None) -> QuerySet[Member]:
     """The members with a vote at ``org``'s branch general meeting on ``on`` (应到会有表决权的党员).
 
     - Counted through the relation: members whose organisation relation is with ``org``. Flowing members
-      hosted here from elsewhere (a FlowCertificate naming ``org`` as host) belong to their home branch
-      and have no vote here (RULES.md §4: 流动党员 at the host have no vote); members flowing out from ``org``
-      keep their vote at home and are counted.
+      hosted here from elsewhere (a FlowCertificate naming ``org`` as host) belong to their home branch's
+      register and have no vote here (RULES.md §4: 流动党员 at the host have no vote); members flowing out
+      from ``org`` keep their status, full or probationary, and a full one keeps the vote at home.
     - Full members only: probationary members have no vote (党章 第七条).
     - Not under 留党察看 without restored rights (党章 第三十九条): see under_probation_within_party.
 
@@ -222,14 +239,10 @@ def voting_members(org: Any, on: dt.date | None = None) -> QuerySet[Member]:
         .filter(Q(rights_restored_on__isnull=True) | Q(rights_restored_on__gt=on))
         .values("member_id")
     )
-    full_on = Q(full_date__isnull=False, full_date__lte=on)
     return (
-        Member.objects.filter(org_id=org_id)
-        # A full member entered without the date keeps the vote; a flowing one needs it to be told full.
-        .filter(
-            Q(status=MemberStatus.FULL) & (Q(full_date__isnull=True) | full_on)
-            | Q(status=MemberStatus.FLOWING) & full_on
-        )
+        Member.objects.filter(org_id=org_id, status=MemberStatus.FULL)
+        # A full member entered without the date keeps the vote; with one, from that date.
+        .filter(Q(full_date__isnull=True) | Q(full_date__lte=on))
         .exclude(pk__in=without_rights)
     )
 

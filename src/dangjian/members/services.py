@@ -13,9 +13,10 @@ from django.utils.translation import gettext as _
 from dangjian.accounts import services as account_services
 from dangjian.core.audit import audit_log
 from dangjian.core.scoping import Role, can, ensure_in_scope
-from dangjian.members.choices import CURRENT_STATUSES, MemberStatus
+from dangjian.members.choices import CURRENT_STATUSES, FLOWING_IS_NOT_A_STATUS, MemberStatus
 from dangjian.members.forms import MemberForm
 from dangjian.members.models import Member, MemberStatusChange
+from dangjian.members.signals import member_status_changed
 
 AUDITED_FIELDS = [f for f in MemberForm.Meta.fields if f not in ("latitude", "longitude")]
 
@@ -77,6 +78,8 @@ def member_create(*, actor: Any, data: dict[str, Any], reason: str = "") -> Memb
 
 def member_update(*, actor: Any, member: Member, data: dict[str, Any], reason: str = "") -> Member:
     """Change a member's details; a status change is recorded in the status history."""
+    if data.get("status") == MemberStatus.FLOWING:
+        raise ValidationError({"status": str(FLOWING_IS_NOT_A_STATUS)})
     if "status" in data and data["status"] != member.status:
         # A status change needs its own date and reason for the history (member_change_status).
         raise ValidationError(
@@ -126,7 +129,11 @@ def member_change_status(
 
     Suspension has a rule of its own (six months without contact, 党员教育管理工作条例): it goes through
     ``member_suspend``, which checks it and passes ``rule_checked``; the free-form change refuses it.
+    Going away as a flowing member is not a status change: a flow certificate records it
+    (transfers.services.flow_certificate_issue), and the member stays full or probationary.
     """
+    if status == MemberStatus.FLOWING:
+        raise ValidationError({"status": str(FLOWING_IS_NOT_A_STATUS)})
     if status not in MemberStatus.values:
         raise ValidationError({"status": _("Unknown status.")})
     if status == MemberStatus.SUSPENDED and not rule_checked:
@@ -161,6 +168,9 @@ def member_change_status(
             changes={"status": [old, status], "date": date},
         )
         _close_login_of_former_member(actor=actor, member=member)
+        member_status_changed.send(
+            sender=Member, member=member, from_status=old, to_status=status, date=date, actor=actor
+        )
     return member
 
 
@@ -194,9 +204,7 @@ def member_account_open(*, actor: Any, member: Member, username: str, password: 
         raise PermissionDenied(_("This is outside the part of the organisation tree you manage."))
     if member.status not in CURRENT_STATUSES:
         raise ValidationError(
-            _(
-                "Only current members (probationary, full or flowing) can have a login; this member is “%(status)s”."
-            )
+            _("Only current members (probationary or full) can have a login; this member is “%(status)s”.")
             % {"status": member.get_status_display()}
         )
     existing = member.user
@@ -506,7 +514,14 @@ def member_restore(*, actor: Any, member: Member, date: dt.date, reason: str) ->
         raise ValidationError({"reason": _("Give the reason for the change.")})
     back = _status_before(
         member,
-        (MemberStatus.SUSPENDED, MemberStatus.LEFT, MemberStatus.DECEASED, MemberStatus.HISTORICAL),
+        # "flowing" in an old history entry is not a standing to return to (members.choices).
+        (
+            MemberStatus.SUSPENDED,
+            MemberStatus.LEFT,
+            MemberStatus.DECEASED,
+            MemberStatus.HISTORICAL,
+            MemberStatus.FLOWING,
+        ),
     )
     return member_change_status(actor=actor, member=member, status=back, date=date, reason=reason)
 

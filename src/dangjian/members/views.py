@@ -33,8 +33,15 @@ from django.views.decorators.http import require_POST
 from dangjian.accounts.services import login_change_refusal
 from dangjian.core.scoping import can, path_prefix_q
 from dangjian.members import selectors, services
-from dangjian.members.choices import CURRENT_STATUSES, Education, Gender, MemberStatus, StatusEvent
-from dangjian.members.forms import MemberForm
+from dangjian.members.choices import (
+    CURRENT_STATUSES,
+    REGISTER_STATUS_CHOICES,
+    Education,
+    Gender,
+    MemberStatus,
+    StatusEvent,
+)
+from dangjian.members.forms import MemberForm, StatusChoiceField
 from dangjian.members.models import DisciplineKind, Member, MemberDiscipline
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgType
 from dangjian.orgs.selectors import top_orgs_for
@@ -215,7 +222,7 @@ def member_list(request: HttpRequest) -> HttpResponse:
         "per_page_links": [(size, "?" + urlencode({**params, "per_page": size})) for size in PAGE_SIZES],
         "per_page": per_page,
         "page_sizes": PAGE_SIZES,
-        "status_choices": MemberStatus.choices,
+        "status_choices": REGISTER_STATUS_CHOICES,
         "gender_choices": Gender.choices,
         "education_choices": Education.choices,
         "can_add": _can_add(user),
@@ -267,6 +274,8 @@ def _detail_page(request: HttpRequest, member: Member, status: int = 200, **extr
         "standing": member.party_standing_years(today),
         "birthday_in": days_to_anniversary(member.join_date, today),
         "badge": STATUS_BADGES.get(member.status, "text-bg-secondary"),
+        # Away as a flowing member: told by an active flow certificate (transfers), not by the status.
+        "flow": member.flow_certificates.filter(status="active").select_related("host_org").first(),
         "history": history,
         "positions": positions,
         "can_change": can_change,
@@ -405,7 +414,7 @@ def member_edit(request: HttpRequest, pk: int) -> HttpResponse:
 class StatusChangeForm(forms.Form):
     """A status change as the branch records it: the new status, from when, and why."""
 
-    status = forms.ChoiceField(label=_l("New status"), choices=MemberStatus.choices)
+    status = StatusChoiceField(label=_l("New status"))
     date = forms.DateField(label=_l("Effective date"), widget=forms.DateInput(attrs={"type": "date"}))
     reason = forms.CharField(
         label=_l("Reason"),
@@ -419,7 +428,7 @@ class StatusChangeForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [
             ("", ""),
-            *((v, lbl) for v, lbl in MemberStatus.choices if v != member.status),
+            *((v, lbl) for v, lbl in REGISTER_STATUS_CHOICES if v != member.status),
         ]
 
     def clean_date(self) -> dt.date:

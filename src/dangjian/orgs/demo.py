@@ -634,10 +634,13 @@ class PersonMaker:
         gender = "female" if r_gender < female_share else "male"
         ethnicity = _MINORITY(rng) if r_minor < 0.077 else "汉族"  # 党内统计公报: 7.7%
         probationary_share = 0.22 if students else profile["probationary"]
+        flowing = False
         if r_status < probationary_share:
             status = "probationary"
         elif r_status < probationary_share + profile["flowing"]:
-            status = "flowing"
+            # 流动党员: a full member away with a flow certificate (活动证), which _make_members issues;
+            # being away is not a status (members.choices).
+            status, flowing = "full", True
         else:
             status = "full"
 
@@ -664,6 +667,7 @@ class PersonMaker:
                 else:  # turned 18 less than a year ago: still on probation
                     status = "probationary"
         full = _years_after(join, 1) if status != "probationary" else None
+        flowing = flowing and status != "probationary"
 
         # Education, degree and occupation fit the sector and the person's age.
         if students:
@@ -735,6 +739,8 @@ class PersonMaker:
             "full_date": full,
             "status": status,
             "dues_category": dues,
+            # Not a member field: away with a flow certificate (popped by _make_members).
+            "_flowing": flowing,
         }
 
 
@@ -752,6 +758,7 @@ class _Held:
     status: str
     age: int
     occupation: str
+    away: bool = False  # a flowing member (with a flow certificate): not elected at home
 
 
 def _bulk_tree(root: OrgSpec, rng: random.Random) -> dict[str, Organization]:
@@ -804,18 +811,19 @@ def _make_members(
     branches = [s for s in root.walk() if s.is_branch and s.size]
     total = sum(s.size for s in branches)
     held: dict[str, list[_Held]] = {}
-    pending: list[tuple[str, Member]] = []
+    pending: list[tuple[str, Member, bool]] = []  # (branch code, member, away with a flow certificate)
+    certificates = _FlowCertificates(maker.today)
     done = 0
 
     def flush() -> None:
         nonlocal done
         if not pending:
             return
-        Member.objects.bulk_create([m for _c, m in pending], batch_size=500)
+        Member.objects.bulk_create([m for _c, m, _away in pending], batch_size=500)
         changes = []
-        for code, m in pending:
+        for code, m, away in pending:
             age = maker.today.year - m.birth_date.year
-            held.setdefault(code, []).append(_Held(m.pk, m.name, m.status, age, m.occupation))
+            held.setdefault(code, []).append(_Held(m.pk, m.name, m.status, age, m.occupation, away))
             changes.append(
                 MemberStatusChange(
                     member=m,
@@ -835,17 +843,10 @@ def _make_members(
                         reason="预备期满，按期转为正式党员",
                     )
                 )
-            if m.status == "flowing":
-                changes.append(
-                    MemberStatusChange(
-                        member=m,
-                        from_status="full",
-                        to_status="flowing",
-                        date=max(m.full_date or m.join_date, maker.today - dt.timedelta(days=200)),
-                        reason="外出务工，持《流动党员活动证》",
-                    )
-                )
+            if away:
+                certificates.add(m)
         MemberStatusChange.objects.bulk_create(changes, batch_size=1000)
+        certificates.flush()
         done += len(pending)
         pending.clear()
         if settings.DEBUG:
@@ -868,11 +869,71 @@ def _make_members(
                 center=spec.center,
             )
             group = groups[i % len(groups)] if groups else None
-            pending.append((spec.code, member_build(cleaned={**person, "org": org, "group": group})))
+            away = person.pop("_flowing")
+            pending.append((spec.code, member_build(cleaned={**person, "org": org, "group": group}), away))
         if len(pending) >= batch_size:
             flush()
     flush()
     return held
+
+
+# Where the demo's flowing members are (流动党员 work away from home; the host is outside the city).
+_FLOW_HOSTS = (
+    ("广东省深圳市宝安区某工业园区党委", "深圳市宝安区"),
+    ("浙江省杭州市某商会党支部", "杭州市西湖区"),
+    ("江苏省苏州市某科技有限公司党支部", "苏州工业园区"),
+    ("上海市闵行区某物流园区党总支", "上海市闵行区"),
+    ("北京市朝阳区某建筑工地流动党员党支部", "北京市朝阳区"),
+    ("福建省厦门市某外来务工人员党支部", "厦门市湖里区"),
+)
+
+
+class _FlowCertificates:
+    """The flow certificates (活动证) of the demo's flowing members, written in batches with the members.
+
+    The active certificate is the one record that a member is flowing: the member stays a full member.
+    Every certificate is less than six months old, so none calls for a transfer yet (条例 第三十条); the
+    transfers demo adds the ones that do."""
+
+    def __init__(self, today: dt.date) -> None:
+        self.today = today
+        self.rows: list[Any] = []
+        self.numbers: dict[int, int] = {}
+
+    def _number(self, year: int) -> str:
+        from dangjian.transfers.models import FlowCertificate
+
+        if year not in self.numbers:
+            prefix = f"LD{year}-"
+            taken = FlowCertificate.objects.filter(number__startswith=prefix).values_list("number", flat=True)
+            self.numbers[year] = max((int(n.rsplit("-", 1)[1]) for n in taken), default=0)
+        self.numbers[year] += 1
+        return f"LD{year}-{self.numbers[year]:05d}"
+
+    def add(self, member: Any) -> None:
+        from dangjian.transfers.models import FlowCertificate
+
+        host, place = _FLOW_HOSTS[member.pk % len(_FLOW_HOSTS)]
+        since = self.today - dt.timedelta(days=30 + (member.pk * 37) % 140)
+        start = max(since, member.full_date or member.join_date)
+        self.rows.append(
+            FlowCertificate(
+                member=member,
+                home_org=member.org,
+                home_org_path=member.org_path,
+                outside_host_name=host,
+                place=place,
+                fixed_place=member.pk % 3 != 0,
+                number=self._number(start.year),
+                start=start,
+            )
+        )
+
+    def flush(self) -> None:
+        from dangjian.transfers.models import FlowCertificate
+
+        FlowCertificate.objects.bulk_create(self.rows, batch_size=500)
+        self.rows.clear()
 
 
 _TERM_CACHE: dict[tuple[str, dt.date], tuple[int, str]] = {}
@@ -889,7 +950,7 @@ def _term_rule(sector: str, on: dt.date) -> tuple[int, str]:
 
 def _pick_officers(rng: random.Random, pool: list[_Held], n: int) -> list[_Held]:
     """Officers are full members of working age where possible, older first for the secretary."""
-    full = [m for m in pool if m.status == "full"]
+    full = [m for m in pool if m.status == "full" and not m.away]  # a flowing member is away
     able = [m for m in full if 28 <= m.age <= 62 and m.occupation != "student"] or full
     if not able:
         return []
@@ -1096,7 +1157,8 @@ def _demo_officer(org: Organization) -> Any:
 
 
 def _demo_member_of(org: Organization) -> Any:
-    """dangyuan1: the first full member of the branch, of working age, who holds no position."""
+    """dangyuan1: the first full member of the branch, of working age, who holds no position and is at
+    home (not a flowing member away with a flow certificate)."""
     from dangjian.members.models import Member
 
     officers = CommitteePosition.objects.filter(term__org=org).values_list("member_id", flat=True)
@@ -1105,6 +1167,7 @@ def _demo_member_of(org: Organization) -> Any:
             org=org, status="full", occupation__in=["professional", "worker", "other", "manager"]
         )
         .exclude(pk__in=officers)
+        .exclude(flow_certificates__status="active")
         .order_by("pk")
     )
     return candidates.filter(user__isnull=True).first() or candidates.first()

@@ -23,8 +23,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from dangjian.core.alerts import matter_summary
 from dangjian.core.scoping import can, path_prefix_q
-from dangjian.core.selectors import alert_summary, alerts_in_subtree
+from dangjian.core.selectors import alerts_in_subtree
 from dangjian.orgs import forms as org_forms
 from dangjian.orgs import selectors, services
 from dangjian.orgs.models import CommitteePosition, Organization, OrgEvent, OrgStatus, OrgType
@@ -221,7 +222,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_change": org.status == OrgStatus.ACTIVE and can(user, "manage_org", org),
             "can_add": org.status == OrgStatus.ACTIVE and can(user, "manage_org", org),
             # Open alerts of this subtree that the user may see (core/alerts.py).
-            "alerts": alert_summary(alerts_in_subtree(user, org)),
+            "alerts": matter_summary(alerts_in_subtree(user, org)),
             "alerts_url": f"{reverse('web:alerts')}?org={org.pk}",
             "rules_url": f"{reverse('web:rules')}?org={org.pk}",
         },

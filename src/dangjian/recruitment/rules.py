@@ -36,7 +36,9 @@ RULE_KEY = "recruitment"
 ERROR, WARNING = "error", "warning"
 
 # Member statuses as stored by members.choices.MemberStatus (plain strings: rules stay free of models).
-FULL, PROBATIONARY, FLOWING, SUSPENDED = "full", "probationary", "flowing", "suspended"
+# A flowing member (流动党员) keeps the status full or probationary: being away is told by a flow
+# certificate, not by the status, so a full member away with one may introduce or mentor.
+FULL, PROBATIONARY, SUSPENDED = "full", "probationary", "suspended"
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -453,7 +455,7 @@ def _member_problems(
                     field_name=field_name,
                 )
             )
-        elif m.status not in (FULL, FLOWING) or m.full_date is None or m.full_date > on:
+        elif m.status != FULL or m.full_date is None or m.full_date > on:
             out.append(
                 _v(
                     r,

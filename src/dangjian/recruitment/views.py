@@ -179,7 +179,7 @@ def _field_widgets(case: RecruitmentCase, user: Any) -> dict[str, Any]:
     groups = Organization.objects.filter(org_type=OrgType.GROUP, path__startswith=case.org_path)
     members = (
         Member.objects.restrict(user, "view")
-        .filter(org_id=case.org_id, status__in=(MemberStatus.FULL, MemberStatus.FLOWING))
+        .filter(org_id=case.org_id, status=MemberStatus.FULL)
         .only("id", "name", "status")
         .order_by("name")[:500]
     )

@@ -27,7 +27,8 @@ def _url(name: str, *args: object) -> str:
 
 @alert_producer("transfers.letter_expiring", label=_l("Introduction letter expiring"))
 def letter_expiring(on: dt.date) -> Iterable[AlertSpec]:
-    """An open letter within ``expiring_alert_days`` (7) of its last valid day: an alert on both sides."""
+    """An open letter within ``expiring_alert_days`` (7) of its last valid day: an alert on both sides,
+    one matter (a user who sees both branches sees it once)."""
     for t in Transfer.objects.filter(status__in=OPEN_STATUSES, valid_until__gte=on).select_related(
         "member", "from_org", "to_org"
     ):
@@ -38,7 +39,8 @@ def letter_expiring(on: dt.date) -> Iterable[AlertSpec]:
             if org is None:
                 continue
             yield AlertSpec(
-                key=f"t{t.pk}:{side}",
+                key=f"t{t.pk}",
+                side=side,
                 org=org,
                 message=_("Letter %(number)s for %(name)s expires on %(date)s.")
                 % {"number": t.letter_number, "name": t.member.name, "date": t.valid_until},

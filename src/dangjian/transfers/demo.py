@@ -19,11 +19,17 @@ from dangjian.members.choices import MemberStatus
 from dangjian.members.models import Member
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus
 from dangjian.transfers import services
-from dangjian.transfers.models import Transfer, TransferKind
+from dangjian.transfers.models import FlowStatus, Transfer, TransferKind
 
 
 def _members(branch: Organization, n: int, skip: set[int]) -> list[Member]:
-    qs = Member.objects.filter(org=branch, status=MemberStatus.FULL).exclude(pk__in=skip).order_by("id")
+    """Full members at home: not away already with a flow certificate (the city's flowing members)."""
+    qs = (
+        Member.objects.filter(org=branch, status=MemberStatus.FULL)
+        .exclude(pk__in=skip)
+        .exclude(flow_certificates__status=FlowStatus.ACTIVE)
+        .order_by("id")
+    )
     found = list(qs[:n])
     skip.update(m.pk for m in found)
     return found

@@ -146,8 +146,10 @@ class FlowStatus(models.TextChoices):
 class FlowCertificate(models.Model):
     """A flowing member's activity certificate (流动党员活动证): host organisation and period.
 
-    At the host the member attends organisation life and may pay dues, but has no vote. Scoped by the
-    home branch (the member's) and by the host org when it is in the platform.
+    An active certificate is the one record that a member is flowing (流动党员): the member's status stays
+    full or probationary, and the statistics count the active certificates of current members. At the host
+    the member attends organisation life and may pay dues, but has no vote. Scoped by the home branch (the
+    member's) and by the host org when it is in the platform.
     """
 
     scope_path_field = ("home_org_path", "host_org_path")
@@ -186,6 +188,15 @@ class FlowCertificate(models.Model):
         verbose_name = _("flow certificate")
         verbose_name_plural = _("flow certificates")
         ordering = ["-start", "-id"]
+        constraints = [
+            # The active certificate is the one record that a member is flowing: never two at once.
+            models.UniqueConstraint(
+                fields=["member"],
+                condition=models.Q(status="active"),
+                name="transfers_one_active_certificate",
+                violation_error_message=_("This member already has an active flow certificate."),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.member}"

@@ -155,9 +155,14 @@ def foreign_org_search(query: str, limit: int = 20) -> list[dict[str, Any]]:
     return [{"id": o.pk, "name": o.name, "code": o.code} for o in qs.order_by("path")[:limit]]
 
 
-def flow_certificates_for(user: Any, status: str = "") -> QuerySet[FlowCertificate]:
+FLOW_SIDES = ("home", "host")
+
+
+def flow_certificates_for(user: Any, status: str = "", side: str = "") -> QuerySet[FlowCertificate]:
     """Flow certificates the user sees: those of the home branches in scope, and those hosted by an org in
-    scope (the host path). Each row carries ``last_report``, the date of its latest yearly report."""
+    scope (the host path). ``side`` keeps one of the two: ``home`` (members of the scope away elsewhere,
+    the ones the statistics count as 流动党员) or ``host`` (members of elsewhere hosted in the scope).
+    Each row carries ``last_report``, the date of its latest yearly report."""
     qs = (
         FlowCertificate.objects.restrict(user, "view")
         .select_related("member", "home_org", "host_org")
@@ -165,4 +170,6 @@ def flow_certificates_for(user: Any, status: str = "") -> QuerySet[FlowCertifica
     )
     if status:
         qs = qs.filter(status=status)
+    if side in FLOW_SIDES:
+        qs = qs.filter(_side_q(user, f"{side}_org_path", action="view"))
     return qs.order_by("status", "-start", "-id")

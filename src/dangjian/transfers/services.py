@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Length
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -123,6 +124,12 @@ def transfer_create(
             to_org = None
             if not outside_org_name.strip():
                 raise ValidationError({"outside_org_name": _("Name the receiving organisation.")})
+    if not dues_paid_until and kind != TransferKind.INTO:
+        # The letter says up to which month dues are paid: from the dues ledger unless typed in.
+        from dangjian.dues.selectors import member_paid_up_to
+
+        paid = member_paid_up_to(member)
+        dues_paid_until = f"{paid:%Y-%m}" if paid else ""
     r = rules.rule_for(on, from_org or to_org)
     with transaction.atomic():
         for _attempt in range(5):
@@ -215,6 +222,7 @@ def transfer_accept(*, actor: Any, transfer: Transfer, on: dt.date | None = None
                 actor=actor, member=member, to_org=transfer.to_org, date=on, reason=transfer.letter_number
             )
             _recruitment_follow(member=member, to_org=transfer.to_org)
+            _flow_follow(actor=actor, member=member, to_org=transfer.to_org, on=on)
         elif transfer.kind == TransferKind.OUT:
             # The relation left the platform: the register keeps the member as a historical record.
             member_services.member_change_status(
@@ -298,9 +306,10 @@ def transfers_expire(*, on: dt.date | None = None) -> int:
 
 def _certificate_number(year: int) -> str:
     prefix = f"LD{year}-"
+    # The longest number first: past 99999 a year, "LD2026-100000" sorts before "LD2026-99999" as text.
     last = (
         FlowCertificate.objects.filter(number__startswith=prefix)
-        .order_by("-number")
+        .order_by(Length("number").desc(), "-number")
         .values_list("number", flat=True)
         .first()
     )
@@ -318,7 +327,10 @@ def flow_certificate_issue(
     place: str = "",
     fixed_place: bool = True,
 ) -> FlowCertificate:
-    """Issue a 活动证 to a member going away: the home branch issues it, the host may be anywhere."""
+    """Issue a 活动证 to a member going away: the home branch issues it, the host may be anywhere.
+
+    The active certificate is the one record that the member is flowing (流动党员): the member's status
+    stays full or probationary (the vote rules need it), and the statistics count the certificates."""
     if not can(actor, "change", member.org):
         raise _denied()
     if member.status not in CURRENT_STATUSES:
@@ -357,22 +369,76 @@ def flow_certificate_renew(*, actor: Any, certificate: FlowCertificate, end: dt.
     with transaction.atomic():
         certificate.end = end
         certificate.save(update_fields=["end"])
-        audit_log(actor=actor, action="flow.renewed", obj=certificate, changes={"end": end})
+        audit_log(
+            actor=actor,
+            action="flow.renewed",
+            obj=certificate,
+            org=certificate.home_org,
+            changes={"end": end},
+        )
     return certificate
 
 
 def flow_certificate_end(
     *, actor: Any, certificate: FlowCertificate, date: dt.date, reason: str
 ) -> FlowCertificate:
+    """The member is back (or settled): the certificate ends and they are no longer counted as flowing."""
     if not can(actor, "change", certificate.home_org):
         raise _denied()
     if certificate.status != FlowStatus.ACTIVE:
         raise ValidationError({"status": _("This certificate has already ended.")})
     with transaction.atomic():
-        certificate.status, certificate.end, certificate.ended_reason = FlowStatus.ENDED, date, reason
-        certificate.save(update_fields=["status", "end", "ended_reason"])
-        audit_log(actor=actor, action="flow.ended", obj=certificate, changes={"date": date, "reason": reason})
+        _end(certificate, actor=actor, date=date, reason=reason)
     return certificate
+
+
+def _end(certificate: FlowCertificate, *, actor: Any, date: dt.date, reason: str) -> None:
+    certificate.status, certificate.end, certificate.ended_reason = FlowStatus.ENDED, date, reason[:200]
+    certificate.save(update_fields=["status", "end", "ended_reason"])
+    audit_log(
+        actor=actor,
+        action="flow.ended",
+        obj=certificate,
+        org=certificate.home_org,  # filed under the home branch, which answers for the member
+        changes={"date": date, "reason": reason},
+    )
+
+
+def _flow_follow(*, actor: Any, member: Member, to_org: Organization, on: dt.date) -> None:
+    """The member's relation moved to ``to_org`` (an accepted transfer): an active certificate hosted
+    there ends (the member now belongs where they live, 条例 第三十条); any other moves to the new home
+    branch, which is responsible for the flowing member from now on."""
+    for cert in FlowCertificate.objects.filter(member=member, status=FlowStatus.ACTIVE):
+        if cert.host_org_id == to_org.pk:
+            reason = _("Relation transferred to the host organisation")
+            _end(cert, actor=actor, date=max(on, cert.start), reason=reason)
+            continue
+        before = cert.home_org_id
+        cert.home_org, cert.home_org_path = to_org, to_org.path
+        cert.save(update_fields=["home_org", "home_org_path"])
+        audit_log(
+            actor=actor,
+            action="flow.home_moved",
+            obj=cert,
+            org=to_org,
+            changes={"home_org": [before, to_org.pk]},
+        )
+
+
+def flow_certificates_end_for_former_member(*, actor: Any, member: Member, date: dt.date, status: str) -> int:
+    """A member who is no longer a current member (suspended, left, deceased, a historical record) is no
+    longer a flowing member either: their active certificate ends (members.signals.member_status_changed,
+    in the status change's transaction). Returns the number of certificates ended."""
+    if status in CURRENT_STATUSES:
+        return 0
+    label = dict(MemberStatus.choices).get(status, status)
+    ended = 0
+    with transaction.atomic():
+        for cert in FlowCertificate.objects.filter(member=member, status=FlowStatus.ACTIVE):
+            reason = _("The member is now “%(status)s”") % {"status": label}
+            _end(cert, actor=actor, date=max(date, cert.start), reason=reason)
+            ended += 1
+    return ended
 
 
 def flow_report_add(*, actor: Any, certificate: FlowCertificate, date: dt.date, summary: str) -> FlowReport:
@@ -388,7 +454,13 @@ def flow_report_add(*, actor: Any, certificate: FlowCertificate, date: dt.date, 
         report = FlowReport.objects.create(
             certificate=certificate, year=date.year, date=date, summary=summary.strip(), actor=actor
         )
-        audit_log(actor=actor, action="flow.reported", obj=certificate, changes={"year": date.year})
+        audit_log(
+            actor=actor,
+            action="flow.reported",
+            obj=certificate,
+            org=certificate.home_org,
+            changes={"year": date.year},
+        )
     return report
 
 

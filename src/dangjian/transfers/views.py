@@ -14,6 +14,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
@@ -228,16 +229,27 @@ def _flow_row(user: Any, c: FlowCertificate, today: dt.date, r: Any = None) -> d
 
 
 FLOW_FILTERS = (("active", _l("Active")), ("ended", _l("Ended")), ("all", _l("All")))
+FLOW_SIDE_FILTERS = (
+    ("", _l("Both sides")),
+    ("home", _l("Flowing out from here")),
+    ("host", _l("Hosted here")),
+)
 
 
 @login_required
 def flowing_list(request: HttpRequest) -> HttpResponse:
-    """流动党员: the certificates of the home branches in scope, and the members hosted by an org in scope."""
+    """流动党员: the certificates of the home branches in scope, and the members hosted by an org in scope.
+
+    The active certificates are the one record of who is flowing: ``?side=home`` lists exactly the
+    members the home page and the statistics count as 流动党员."""
     status = request.GET.get("status", "active")
     if status not in {k for k, _label in FLOW_FILTERS}:
         status = "active"
+    side = request.GET.get("side", "")
+    if side not in selectors.FLOW_SIDES:
+        side = ""
     today = timezone.localdate()
-    certs = selectors.flow_certificates_for(request.user, "" if status == "all" else status)
+    certs = selectors.flow_certificates_for(request.user, "" if status == "all" else status, side)
     certs = list(certs[:300])
     by_org = rules.rules_for_orgs(today, [c.home_org for c in certs])
     rows = [_flow_row(request.user, c, today, by_org[c.home_org_id]) for c in certs]
@@ -247,7 +259,22 @@ def flowing_list(request: HttpRequest) -> HttpResponse:
         "transfers/flowing.html",
         {
             "rows": rows,
-            "filters": [{"key": k, "label": label, "active": k == status} for k, label in FLOW_FILTERS],
+            "filters": [
+                {
+                    "query": urlencode({"status": k, **({"side": side} if side else {})}),
+                    "label": label,
+                    "active": k == status,
+                }
+                for k, label in FLOW_FILTERS
+            ],  # fmt: skip
+            "sides": [
+                {
+                    "query": urlencode({"status": status, **({"side": k} if k else {})}),
+                    "label": label,
+                    "active": k == side,
+                }
+                for k, label in FLOW_SIDE_FILTERS
+            ],  # fmt: skip
             "proposals": proposals,
             "tops": orgs_with(request.user, "change"),
             "today": today,

@@ -59,6 +59,8 @@ NAVIGATION: tuple[NavGroup, ...] = (
             NavEntry(_("Developing members"), "recruitment:list", "bi-person-plus"),
             NavEntry(_("Relation transfers"), "transfers:list", "bi-arrow-left-right"),
             NavEntry(_("Flowing members"), "transfers:flowing", "bi-geo-alt"),
+            NavEntry(_("Party dues"), "dues:collection", "bi-cash-coin"),
+            NavEntry(_("Dues reports"), "dues:reports", "bi-graph-up-arrow"),
             NavEntry(_("Member import"), "members:import", "bi-file-earmark-arrow-up", action=Action.ADD),
             NavEntry(_("Alerts"), "web:alerts", "bi-bell"),
             NavEntry(_("Rules"), "web:rules", "bi-journal-bookmark"),

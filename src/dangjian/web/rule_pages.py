@@ -3,6 +3,10 @@
 Anyone who may see the organisation sees the rules that govern it (including a higher organisation's
 local version and its reason). Setting or ending a local version needs ``manage_rules`` on the
 organisation (org managers); the writes go through ``core.services``, which check again and audit.
+
+Values are shown with their labels (the rule file's ``value_labels``: 党员推荐, not a code). Any
+organisation of the user's scope can be opened: the chooser lists the way up and down from the one shown,
+and a search (``?q=``, or as you type through ``rules/orgs/``) finds any other by name or code.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -60,6 +65,58 @@ def _chooser(user: Any, org: Organization | None) -> list[dict[str, Any]]:
     ]
 
 
+SEARCH_LIMIT = 20
+
+
+def org_search(user: Any, query: str, limit: int = SEARCH_LIMIT) -> list[dict[str, Any]]:
+    """Organisations of the user's scope whose name, short name or code matches ``query``, each with the
+    names of its ancestors in scope (to tell apart the many 第一党支部 of a city), highest first."""
+    query = query.strip()[:50]
+    if not query:
+        return []
+    # The exact name (or code) first, then names starting with the query, then the rest; higher first.
+    closeness = Case(
+        When(Q(name=query) | Q(short_name=query) | Q(code__iexact=query), then=Value(0)),
+        When(Q(name__startswith=query) | Q(short_name__startswith=query), then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    found = list(
+        _visible(user)
+        .active()
+        .filter(Q(name__icontains=query) | Q(short_name__icontains=query) | Q(code__iexact=query))
+        .annotate(closeness=closeness)
+        .order_by("closeness", "depth", "path")[:limit]
+    )
+    steplen = Organization.steplen
+    paths = {o.path[: i * steplen] for o in found for i in range(1, o.depth)}
+    names = dict(_visible(user).filter(path__in=paths).values_list("path", "name")) if paths else {}
+    return [
+        {
+            "org": o,
+            "chain": [
+                names[o.path[: i * steplen]] for i in range(1, o.depth) if o.path[: i * steplen] in names
+            ],
+        }
+        for o in found
+    ]
+
+
+def _labelled(items: list[Any]) -> None:
+    """Each parameter's values, and each local version's values in the history, with their labels."""
+    for item in items:
+        for p in item.params:
+            p.value_text = rulebook.display(item.national, p.name, p.value)
+            p.national_text = rulebook.display(item.national, p.name, p.national)
+        labels = {p.name: p.label for p in item.params}
+        for h in item.history:
+            if h.override is not None and h.override.params:
+                h.values = [
+                    (labels.get(name, name), rulebook.display(item.national, name, value))
+                    for name, value in h.override.params.items()
+                ]
+
+
 def _page(
     request: HttpRequest,
     org: Organization | None,
@@ -67,6 +124,8 @@ def _page(
 ) -> HttpResponse:
     user = request.user
     items = rules_in_force(org)
+    _labelled(items)
+    query = request.GET.get("q", "").strip()
     may_manage = org is not None and org.status == OrgStatus.ACTIVE and can(user, Action.MANAGE_RULES, org)
     for item in items:
         item.override_form = None
@@ -90,6 +149,8 @@ def _page(
             "org": org,
             "items": items,
             "chooser": _chooser(user, org),
+            "query": query,
+            "found": org_search(user, query) if query else None,
             "may_manage": may_manage,
             "pending_count": sum(1 for i in items if i.current.pending_confirmation),
             "local_count": sum(1 for i in items if i.layers),
@@ -102,6 +163,18 @@ def _page(
 @require_GET
 def rules(request: HttpRequest) -> HttpResponse:
     return _page(request, _selected(request))
+
+
+@login_required
+@require_GET
+def org_choices(request: HttpRequest) -> HttpResponse:
+    """HTMX: the organisations of the user's scope matching ``q``, as links to their rules."""
+    query = request.GET.get("q", "").strip()
+    return render(
+        request,
+        "web/_rule_orgs.html",
+        {"query": query, "found": org_search(request.user, query) if query else None},
+    )
 
 
 def _target(request: HttpRequest, pk: int, key: str) -> tuple[Organization, rulebook.RuleVersion]:

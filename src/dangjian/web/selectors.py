@@ -15,9 +15,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from dangjian.core import rulebook
+from dangjian.core.alerts import matter_summary
 from dangjian.core.models import RuleOverride
 from dangjian.core.scoping import is_system_admin, path_prefix_q
-from dangjian.core.selectors import alert_summary, alerts_for
+from dangjian.core.selectors import alerts_for
 from dangjian.orgs import rules
 from dangjian.orgs.models import CommitteeTerm, Organization, OrgEvent, OrgStatus
 from dangjian.orgs.selectors import OFFICER_TITLES, org_stats, top_orgs_for
@@ -48,12 +49,12 @@ def _sum_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Add the subtree statistics of several disjoint subtrees (a user may hold roles on several)."""
     if len(parts) == 1:
         return parts[0]
-    total: dict[str, Any] = {"members": 0, "orgs": 0}
+    total: dict[str, Any] = {"members": 0, "orgs": 0, "flowing": 0}
     counters: dict[str, Counter] = {}
     weighted = Counter()
     for part in parts:
-        total["members"] += part["members"]
-        total["orgs"] += part["orgs"]
+        for key in ("members", "orgs", "flowing"):
+            total[key] += part.get(key, 0)
         for key in ("by_status", "by_gender", "orgs_by_type", "orgs_by_sector", "by_education", "by_age"):
             counters.setdefault(key, Counter()).update(part.get(key, {}))
         for key in ("minority_pct", "higher_education_pct"):
@@ -161,6 +162,7 @@ def dashboard(user: Any, today: dt.date | None = None) -> dict[str, Any]:
         "terms_due": due,
         "events": list(events[:8]),
         "warn_days": warn,
-        # Open alerts of the whole scope by severity, and the ten most urgent (core/alerts.py).
-        "alerts": alert_summary(alerts_for(user)),
+        # Open alerts of the whole scope by severity, and the ten most urgent (core/alerts.py); a matter
+        # raised for several organisations of the scope (both sides of a transfer) counts once.
+        "alerts": matter_summary(alerts_for(user)),
     }

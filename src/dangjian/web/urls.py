@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     # 规则: the rules in force for an organisation, and its local versions.
     path("rules/", rule_pages.rules, name="rules"),
+    path("rules/orgs/", rule_pages.org_choices, name="rule_orgs"),
     path("rules/<int:pk>/<str:key>/override/", rule_pages.override, name="rule_override"),
     path("rules/<int:pk>/<str:key>/end/", rule_pages.end, name="rule_end"),
     # 预警 and 消息.
@@ -27,5 +28,10 @@ extra = [
     path("accounts/", include("dangjian.accounts.urls")),
     path("recruitment/", include("dangjian.recruitment.urls")),
     path("transfers/", include("dangjian.transfers.urls")),
+    # Bank-statement import of the dues (dues/statement_urls.py); before any "dues/" include.
+    path("dues/statements/", include("dangjian.dues.statement_urls")),
+    # Party dues (dues/urls.py), and the member's dues on the phone under /m/dues/.
+    path("dues/", include("dangjian.dues.urls")),
+    path("m/dues/", include("dangjian.dues.mobile_urls")),
     path("m/", include("dangjian.web.mobile_urls")),
 ]

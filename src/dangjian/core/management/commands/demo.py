@@ -77,7 +77,11 @@ class Command(BaseCommand):
                 )
                 % {"orgs": result.organizations, "members": result.members}
             )
-        labels = {"recruitment": _("recruitment cases"), "transfers": _("relation transfers")}
+        labels = {
+            "recruitment": _("recruitment cases"),
+            "transfers": _("relation transfers"),
+            "dues": _("dues records (declarations, bills, payments)"),
+        }
         for app, made in everything.apps.items():
             if made:
                 self.stdout.write(
