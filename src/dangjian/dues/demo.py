@@ -239,7 +239,11 @@ def load_dues_demo(on: dt.date) -> int:
             made += 1
             if k == 0:
                 remittances.remittance_confirm(actor=confirmer, remittance=r)
-                if org == branch1 and committee != branch1 and Organization.objects.get_parent(committee) is not None:
+                if (
+                    org == branch1
+                    and committee != branch1
+                    and Organization.objects.get_parent(committee) is not None
+                ):
                     up = remittances.remittance_record(
                         actor=manager,
                         from_org=committee,
