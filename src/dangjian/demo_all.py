@@ -69,5 +69,10 @@ def load_all(*, password: str | None = None, today: dt.date | None = None) -> De
 
     # Future apps' demos go here, each guarded by its app being installed.
 
+    # The day's ledger anchor, as the 00:30 job would write it (idempotent per day).
+    from dangjian.core.ledger import ledger_anchor
+
+    ledger_anchor(today)
+
     result.alerts_created = alerts_refresh(on=today).created
     return result

@@ -9,12 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from dangjian.core.models import AuditEntry
 from dangjian.members.idnumbers import make_id_number
 from dangjian.orgs.models import CommitteePosition, Organization, OrgType
 
 DAY = dt.date(2024, 3, 1)
+# Dues are paid for a recent month: a payment dated long before it is recorded is refused (back payment).
+DUES_DAY = timezone.localdate().replace(day=1)
 SERVICE_MODULES = [
     "dangjian.accounts.services",
     "dangjian.orgs.services",
@@ -104,16 +107,18 @@ def _proposal(s: Any, p: Any) -> Any:
 
 
 def _dues_paid(t: Any, p: Any) -> Any:
-    """member_a pays March 2024 (the bill made as bills_generate would make it)."""
+    """member_a pays this month (the bill made as bills_generate would make it)."""
     from dangjian.dues.models import DuesBill
     from dangjian.dues.payments import payment_record
 
     member = p["member_a"].member
     DuesBill.objects.create(
-        member=member, org=t.branch_a, org_path=t.branch_a.path, month=DAY, category="employed", base="4000.00",
+        member=member, org=t.branch_a, org_path=t.branch_a.path, month=DUES_DAY, category="employed", base="4000.00",
         rate="0.01", standard_amount="30.00", amount="30.00", rule_ref="dues@2008",
     )  # fmt: skip
-    return payment_record(actor=p["secretary_a"], member=member, months=[DAY], method="cash", paid_on=DAY)
+    return payment_record(
+        actor=p["secretary_a"], member=member, months=[DUES_DAY], method="cash", paid_on=DUES_DAY
+    )
 
 
 def _dues_reduction(p: Any) -> Any:
@@ -123,8 +128,8 @@ def _dues_reduction(p: Any) -> Any:
         actor=p["secretary_a"],
         member=p["member_a"].member,
         kind="waive",
-        start_month=DAY,
-        end_month=DAY,
+        start_month=DUES_DAY,
+        end_month=DUES_DAY,
         reason="x",
     )
 
@@ -136,25 +141,25 @@ def _dues_remitted(t: Any, p: Any) -> Any:
     return remittance_record(
         actor=p["secretary_a"],
         from_org=t.branch_a,
-        period_start=DAY,
-        period_end=DAY,
+        period_start=DUES_DAY,
+        period_end=DUES_DAY,
         amount="30.00",
-        remitted_on=DAY,
+        remitted_on=DUES_DAY,
     )
 
 
 def _dues_statement(s: Any, t: Any, p: Any) -> Any:
-    """A bank statement of branch_a in which member_a (张党员) pays March 2024 (dues.statements is ``s``)."""
+    """A bank statement of branch_a in which member_a (张党员) pays this month (dues.statements is ``s``)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from dangjian.dues.models import DuesBill
 
     member = p["member_a"].member
     DuesBill.objects.create(
-        member=member, org=t.branch_a, org_path=t.branch_a.path, month=DAY, category="employed", base="4000.00",
+        member=member, org=t.branch_a, org_path=t.branch_a.path, month=DUES_DAY, category="employed", base="4000.00",
         rate="0.01", standard_amount="30.00", amount="30.00", rule_ref="dues@2008",
     )  # fmt: skip
-    text = f"交易日期,收入金额,对方户名,附言\n2024-03-05,30.00,{member.name},党费\n"
+    text = f"交易日期,收入金额,对方户名,附言\n{DUES_DAY:%Y-%m-%d},30.00,{member.name},党费\n"
     upload = SimpleUploadedFile("流水.csv", text.encode("gbk"))
     return s.statement_import(actor=p["secretary_a"], org=t.branch_a, file=upload)
 

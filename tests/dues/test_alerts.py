@@ -121,6 +121,32 @@ def test_an_approved_reduction_is_a_proper_reason(tree, member_factory):
     assert open_alerts() == {}
 
 
+def test_a_reduction_of_one_month_does_not_excuse_the_others(tree, member_factory):
+    """党章 第九条 counts the months without a proper reason: January reduced, February to June (5) and
+    then 6 more unpaid months in a row still raise the alert, from February."""
+    m = member_factory(tree.branch_a, name="欠费党员")
+    owe(m, *months(D(2026, 1, 1), 10))
+    DuesReduction.objects.create(
+        member=m, kind="reduce", monthly_amount="0.10", status="approved", start_month=D(2026, 1, 1),
+        end_month=D(2026, 1, 1), reason="生活困难",
+    )  # fmt: skip
+    alerts_refresh(on=D(2026, 11, 2), kinds=[ALERT])
+    alert = open_alerts()[f"{ALERT}:m{m.pk}"]
+    assert "9" in alert.message and "2026-02" in alert.message
+
+
+def test_bills_of_nothing_raise_no_reminder_and_no_alert(tree, member_a):
+    """A bill of 0.00 (a base whose dues round to nothing) is never owed: no reminder, no 第九条 alert."""
+    member = member_a.member
+    for month in months(D(2025, 12, 1), 7):
+        DuesBill.objects.create(
+            member=member, org=member.org, org_path=member.org.path, month=month, category="employed",
+            base="0.50", rate="0.005", standard_amount="0.00", amount="0.00", status="open", rule_ref="dues@2008",
+        )  # fmt: skip
+    alerts_refresh(on=ON, kinds=[REMINDER, ALERT])
+    assert open_alerts() == {} and not Notification.objects.filter(user=member_a, kind=REMINDER).exists()
+
+
 def test_paying_resolves_the_alert(tree, member_factory):
     m = member_factory(tree.branch_a)
     owe(m, *months(D(2026, 1, 1), 6))

@@ -317,3 +317,57 @@ def test_member_sees_only_own_declarations(tree, member_a, secretary_a, member_f
     rows = api(member_a).get("/api/v1/dues/declarations/").json()["results"]
     assert [row["member"] for row in rows] == [member_a.member.pk]
     assert api(member_a).post("/api/v1/dues/declarations/", {}, format="json").status_code == 403
+
+
+# Query parameters the dues API reads as numbers: one strict reading everywhere (ASCII digits, at most 18
+# of them, years 1949–2999). "²" passes str.isdigit() but is no number; 23 digits overflow the database.
+SUPERSCRIPT_TWO, HUGE = "%C2%B2", "9" * 23
+BAD_PARAMETERS = [
+    ("summary, year 0", "/api/v1/dues/summary/?period=0000", "period"),
+    ("summary, month of year 9999", "/api/v1/dues/summary/?period=9999-12", "period"),
+    ("summary, year 9999", "/api/v1/dues/summary/?period=9999", "period"),
+    ("summary, range in year 9999", "/api/v1/dues/summary/?from=9999-01&to=9999-12", "from"),
+    ("payments, year 0", "/api/v1/dues/payments/?year=0", "year"),
+    ("payments, year 99999", "/api/v1/dues/payments/?year=99999", "year"),
+    ("remittances, year 99999", "/api/v1/dues/remittances/?year=99999", "year"),
+    ("bills, year 1900", "/api/v1/dues/bills/?year=1900", "year"),
+    ("payments, member ²", f"/api/v1/dues/payments/?member={SUPERSCRIPT_TWO}", "member"),
+    ("payments, huge member", f"/api/v1/dues/payments/?member={HUGE}", "member"),
+    ("payments, huge org", f"/api/v1/dues/payments/?org={HUGE}", "org"),
+    ("bills, org ²", f"/api/v1/dues/bills/?org={SUPERSCRIPT_TWO}", "org"),
+    ("bills, huge member", f"/api/v1/dues/bills/?member={HUGE}", "member"),
+    ("declarations, huge member", f"/api/v1/dues/declarations/?member={HUGE}", "member"),
+    ("reductions, member ²", f"/api/v1/dues/reductions/?member={SUPERSCRIPT_TWO}", "member"),
+    ("arrears, min_months ²", f"/api/v1/dues/arrears/?min_months={SUPERSCRIPT_TWO}", "min_months"),
+    ("arrears, huge min_months", f"/api/v1/dues/arrears/?min_months={HUGE}", "min_months"),
+    ("arrears, a day in 9999", "/api/v1/dues/arrears/?on=9999-12-31", "on"),
+    ("statements, org ²", f"/api/v1/dues/statements/?org={SUPERSCRIPT_TWO}", "org"),
+]
+
+
+@pytest.mark.parametrize(("case", "url", "field"), BAD_PARAMETERS, ids=[c for c, _u, _f in BAD_PARAMETERS])
+def test_bad_numbers_and_years_answer_400_in_the_error_format(admin_user, api, case, url, field):
+    resp = api(admin_user).get(url)
+    assert resp.status_code == 400, (case, resp.status_code)
+    error = resp.json()["error"]
+    assert error["code"] == "invalid" and field in error["fields"], (case, error)
+
+
+@pytest.mark.parametrize("org", [SUPERSCRIPT_TWO, HUGE])
+def test_report_of_an_organisation_that_is_no_number_is_not_found(admin_user, api, org):
+    for url in ("/api/v1/dues/summary/", "/api/v1/dues/arrears/"):
+        assert api(admin_user).get(f"{url}?org={org}").status_code == 404
+
+
+def test_calculate_with_an_organisation_that_is_no_number(admin_user, api):
+    resp = api(admin_user).get(f"/api/v1/dues/calculate?category=employed&base=4000&org={SUPERSCRIPT_TWO}")
+    assert resp.status_code == 400 and "org" in resp.json()["error"]["fields"]
+
+
+def test_huge_ids_in_a_request_body_are_refused(admin_user, tree, api):
+    resp = api(admin_user).post(
+        "/api/v1/dues/payments/",
+        {"member": int(HUGE), "months": ["2026-01"], "method": "cash"},
+        format="json",
+    )
+    assert resp.status_code == 400 and "member" in resp.json()["error"]["fields"]

@@ -108,7 +108,7 @@ def test_docx_lists_months_payments_and_totals(world, secretary_a):
     if s.payments:
         assert "R-001" in text
     assert "105.00" in text  # what is owed now
-    assert "dues@" in text  # the rule version that computed the amount
+    assert "党费收缴标准（2008年版）" in text and "dues@" not in text  # the rule version, by its title
 
 
 def test_pdf_starts_with_the_header_and_has_the_chinese_text(world, secretary_a):
@@ -185,7 +185,7 @@ def test_explanation_in_plain_words(db, category, base, chosen, expected):
         text = "".join(documents.explain(computed, rules.band_table(r)))
     for piece in expected:
         assert piece in text, (piece, text)
-    assert "dues@" in text
+    assert "规则版本：党费收缴标准（2008年版）" in text and "dues@" not in text
 
 
 def test_band_rows_mark_the_members_band(db):

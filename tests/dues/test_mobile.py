@@ -35,7 +35,7 @@ def test_member_sees_owed_paid_and_how(web, member_a, world):
         assert f"{m:%Y-%m}" in body
     assert "R-001" not in body  # the phone shows amounts and methods, not bookkeeping references
     assert "3,500.00" in body and "1%" in body and "不分段累进" in body  # the whole base, not in steps
-    assert "dues@" in body  # the rule version
+    assert "党费收缴标准（2008年版）" in body and "dues@" not in body  # the rule version, by its title
     assert f"/m/dues/statement/{THIS_MONTH.year}.pdf" in body
     assert "我的党费" in body
 

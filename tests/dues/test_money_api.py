@@ -69,6 +69,61 @@ def test_sending_a_payment_twice_books_it_once(how, secretary_a, member, api):
     assert DuesPayment.objects.count() == 1
 
 
+def test_an_idempotency_key_reused_for_another_member_is_a_conflict(tree, secretary_a, member_factory, api):
+    first, second = member_factory(tree.branch_a), member_factory(tree.branch_a)
+    make_bill(first, THIS_MONTH)
+    make_bill(second, THIS_MONTH)
+    client = api(secretary_a)
+    booked = client.post(
+        URL, {"member": first.pk, "months": [ym(THIS_MONTH)], "method": "cash"}, format="json",
+        HTTP_IDEMPOTENCY_KEY="receipt-1",
+    )  # fmt: skip
+    reused = client.post(
+        URL, {"member": second.pk, "months": [ym(THIS_MONTH)], "method": "cash"}, format="json",
+        HTTP_IDEMPOTENCY_KEY="receipt-1",
+    )  # fmt: skip
+    assert (booked.status_code, reused.status_code) == (201, 409)
+    error = reused.json()["error"]
+    assert error["code"] == "idempotency_key_reused" and first.name in error["message"]
+    assert DuesPayment.objects.count() == 1  # the first member's payment was not answered for the second
+    assert DuesBill.objects.get(member=second).status == BillStatus.OPEN
+
+
+def test_idempotency_keys_belong_to_the_user_who_sent_them(
+    tree, secretary_a, secretary_b, member_factory, api
+):
+    in_a, in_b = member_factory(tree.branch_a), member_factory(tree.branch_b)
+    make_bill(in_a, THIS_MONTH)
+    make_bill(in_b, THIS_MONTH)
+    for user, member in ((secretary_a, in_a), (secretary_b, in_b)):
+        resp = api(user).post(
+            URL, {"member": member.pk, "months": [ym(THIS_MONTH)], "method": "cash"}, format="json",
+            HTTP_IDEMPOTENCY_KEY="k-1",
+        )  # fmt: skip
+        assert resp.status_code == 201, (user.username, resp.json())
+        assert resp.json()["member"] == member.pk
+    assert DuesPayment.objects.count() == 2
+
+
+def test_backdated_payment_date_cannot_reach_older_months(secretary_a, member, api):
+    """补交不超过6个月: the limit counts from the day the payment is recorded too, and a payment date
+    long before that day is refused (``paid_on_grace_days``)."""
+    old = rules.add_months(THIS_MONTH, -8)
+    make_bill(member, old)
+    resp = api(secretary_a).post(
+        URL, {"member": member.pk, "months": [ym(old)], "method": "cash",
+              "paid_on": rules.add_months(old, 1).isoformat()}, format="json",
+    )  # fmt: skip
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert (error["code"], error["violation"], error["article"]) == (
+        "rule_violation",
+        "paid_on_too_early",
+        rules.article(rules.rule_for(TODAY), "back_payment"),
+    )
+    assert not DuesPayment.objects.exists()
+
+
 # (case, payload changes, violation, article key, field)
 RULE_REFUSALS = [
     ("deduction from pay", {"method": "payroll_deduction"}, "method_not_allowed", "no_advance", "method"),

@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, connections
 
 from dangjian.core.ledger import account_balance, verify_ledgers
-from dangjian.core.models import AuditEntry, LedgerEntry, Notification
+from dangjian.core.models import AuditEntry, LedgerEntry, Notification, RuleOverride
 from dangjian.dues import rules
 from dangjian.dues.models import (
     LEDGER,
@@ -26,7 +26,12 @@ from dangjian.dues.models import (
     member_account,
     org_account,
 )
-from dangjian.dues.payments import RuleViolationError, payment_record, payment_reverse
+from dangjian.dues.payments import (
+    IdempotencyKeyReusedError,
+    RuleViolationError,
+    payment_record,
+    payment_reverse,
+)
 
 D = dt.date
 PAID_ON = D(2026, 5, 10)  # second quarter: April–June
@@ -61,6 +66,12 @@ def pay(actor: Any, member: Any, months: list[dt.date], **kw: Any) -> DuesPaymen
 
 def article(name: str, on: dt.date = PAID_ON) -> str:
     return rules.article(rules.rule_for(on), name)
+
+
+@pytest.fixture(autouse=True)
+def _recorded_on_the_payment_date(today_is):
+    """The payments below are recorded on the day they are paid (PAID_ON), unless a test says otherwise."""
+    today_is(PAID_ON)
 
 
 @pytest.fixture
@@ -299,13 +310,82 @@ def test_same_source_key_books_once(tree, secretary_a, member):
     make_bills(member, D(2026, 4, 1), D(2026, 5, 1))
     first = pay(secretary_a, member, [D(2026, 4, 1)], source_key="stmt:1:abc")
     again = pay(secretary_a, member, [D(2026, 4, 1)], source_key="stmt:1:abc")
-    also = pay(secretary_a, member, [D(2026, 5, 1)], source_key="stmt:1:abc")
-    assert first.pk == again.pk == also.pk
+    assert first.pk == again.pk
     assert (first.replayed, again.replayed) == (False, True)
     assert DuesPayment.objects.count() == 1
     assert LedgerEntry.objects.count() == 2
     assert account_balance(LEDGER, member_account(member.pk)) == Decimal("30.00")
     assert DuesBill.objects.get(month=D(2026, 5, 1)).status == BillStatus.OPEN
+
+
+# Backdating (补交不超过6个月, 规定 on back payment): recorded on PAID_ON (2026-05-10), the limit counts from
+# the payment date and from the day of recording; a payment date more than paid_on_grace_days (62) before
+# that day is refused. (case, months, payment date, violation or None)
+BACKDATED = [
+    ("recent cash entered late", [D(2026, 1, 1)], D(2026, 3, 20), None),
+    ("in the limit of both dates", [D(2025, 11, 1)], D(2026, 4, 1), None),
+    ("in the limit of the payment date, not of today", [D(2025, 10, 1)], D(2026, 3, 20), "back_payment_too_old"),
+    ("payment date beyond the grace period", [D(2026, 2, 1)], D(2026, 3, 1), "paid_on_too_early"),
+    ("a bill 16 months old, backdated to its month", [D(2025, 1, 1)], D(2025, 2, 1), "paid_on_too_early"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("case", "months", "paid_on", "violation"), BACKDATED, ids=[c[0] for c in BACKDATED])
+def test_backdating_cannot_stretch_the_back_payment_limit(
+    secretary_a, member, case, months, paid_on, violation
+):
+    for month in months:
+        make_bill(member, month)
+    if violation is None:
+        assert pay(secretary_a, member, months, paid_on=paid_on).paid_on == paid_on
+        return
+    with pytest.raises(RuleViolationError) as refused:
+        pay(secretary_a, member, months, paid_on=paid_on)
+    assert refused.value.violation.code == violation, case
+    assert refused.value.violation.article == article("back_payment")
+    assert not DuesPayment.objects.exists()
+
+
+def test_a_branch_may_allow_later_entry_of_payments(tree, admin_user, secretary_a, member):
+    """paid_on_grace_days is local practice: a branch importing quarterly bank statements extends it; the
+    back-payment limit still counts from the day of recording."""
+    RuleOverride.objects.create(
+        key="dues", org=tree.branch_a, effective_from=D(2026, 1, 1), params={"paid_on_grace_days": 120},
+        reason="按季度导入银行流水",
+    )  # fmt: skip
+    make_bill(member, D(2026, 1, 1))
+    assert pay(secretary_a, member, [D(2026, 1, 1)], paid_on=D(2026, 1, 20)).paid_on == D(2026, 1, 20)
+
+
+# (case, what the second request changes) — the same key with a different request is a new payment sent
+# with a reused key: refused, never answered with the first payment.
+DIFFERENT_REQUESTS = [
+    ("other months", {"months": [D(2026, 5, 1)]}),
+    ("another member", {"other_member": True}),
+    ("another method", {"method": "bank_transfer"}),
+    ("an extra amount", {"extra_amount": "10.00"}),
+    ("a stated amount", {"amount": "30.00"}),
+    ("paid by proxy", {"by_proxy": True, "proxy_name": "李四"}),
+]
+
+
+@pytest.mark.parametrize("case,change", DIFFERENT_REQUESTS, ids=[c for c, _ in DIFFERENT_REQUESTS])
+def test_same_source_key_with_a_different_request_is_refused(
+    tree, secretary_a, member, member_factory, case, change
+):
+    make_bills(member, D(2026, 4, 1), D(2026, 5, 1))
+    first = pay(secretary_a, member, [D(2026, 4, 1)], source_key="api:7:k")
+    change = dict(change)
+    target = member
+    if change.pop("other_member", False):
+        target = member_factory(tree.branch_a)
+        make_bill(target, D(2026, 4, 1))
+    months = change.pop("months", [D(2026, 4, 1)])
+    with pytest.raises(IdempotencyKeyReusedError) as refused:
+        pay(secretary_a, target, months, source_key="api:7:k", **change)
+    assert refused.value.earlier.pk == first.pk
+    assert "source_key" in refused.value.message_dict
+    assert DuesPayment.objects.count() == 1 and verify_ledgers().ok
 
 
 def test_replay_by_someone_outside_the_scope_is_refused(secretary_a, secretary_b, member):

@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from dangjian.core.models import AuditEntry
 from dangjian.dues import rules
 from dangjian.dues.models import BillStatus, DuesBill, DuesReduction
-from dangjian.dues.payments import RuleViolationError
+from dangjian.dues.payments import RuleViolationError, payment_reverse
 from dangjian.dues.reductions import (
     apply_reduction,
     approved_reductions,
@@ -21,9 +21,15 @@ from dangjian.dues.reductions import (
     reduction_propose,
     reduction_withdraw,
 )
-from tests.dues.test_payments import make_bill, make_bills, pay
+from tests.dues.test_payments import PAID_ON, make_bill, make_bills, pay
 
 D = dt.date
+
+
+@pytest.fixture(autouse=True)
+def _recorded_on_the_payment_date(today_is):
+    """Payments below are recorded on the day they are paid (test_payments.PAID_ON)."""
+    today_is(PAID_ON)
 
 
 @pytest.fixture
@@ -97,6 +103,54 @@ def test_reduction_lowers_the_amount(secretary_a, district_manager, member):
     for bill in DuesBill.objects.filter(member=member):
         assert (bill.amount, bill.status, bill.reduction) == (Decimal("5.00"), BillStatus.OPEN, reduction)
     assert pay(secretary_a, member, [D(2026, 3, 1)]).dues_amount == Decimal("5.00")
+
+
+def test_reversing_a_payment_of_a_month_waived_since_reopens_it_waived(secretary_a, district_manager, member):
+    """A month paid by mistake, then waived (减免 approved after the payment): reversing the payment leaves
+    the month waived, not open at the full amount."""
+    bill = make_bill(member, D(2026, 4, 1))
+    payment = pay(secretary_a, member, [D(2026, 4, 1)])
+    reduction = approved(member, secretary_a, district_manager, start=D(2026, 4, 1), end=D(2026, 4, 1))
+    bill.refresh_from_db()
+    assert (bill.status, bill.amount) == (BillStatus.PAID, Decimal("30.00"))  # paid: no refund
+    payment_reverse(actor=secretary_a, payment=payment, reason="录错")
+    bill.refresh_from_db()
+    assert (bill.status, bill.amount, bill.paid_amount, bill.reduction) == (
+        BillStatus.WAIVED, Decimal("0.00"), Decimal("0.00"), reduction
+    )  # fmt: skip
+
+
+def test_reversing_a_payment_of_a_month_reduced_since_reopens_it_at_the_reduced_amount(
+    secretary_a, district_manager, member
+):
+    bill = make_bill(member, D(2026, 4, 1), "45.00")
+    payment = pay(secretary_a, member, [D(2026, 4, 1)])
+    approved(member, secretary_a, district_manager, kind="reduce", monthly_amount="5.00")
+    payment_reverse(actor=secretary_a, payment=payment, reason="录错")
+    bill.refresh_from_db()
+    assert (bill.status, bill.amount) == (BillStatus.OPEN, Decimal("5.00"))
+
+
+# (paid before the approval, reduced monthly amount or a waiver → the bill's amount and status)
+# What was paid stays paid and settles the bill; the rest is forgiven; paid never exceeds the amount.
+PART_PAID = [
+    ("20.00", "5.00", "20.00", BillStatus.PAID),
+    ("20.00", None, "20.00", BillStatus.PAID),  # a waiver
+    ("3.00", "5.00", "5.00", BillStatus.PART_PAID),
+    ("5.00", "5.00", "5.00", BillStatus.PAID),
+]
+
+
+@pytest.mark.parametrize(("paid", "monthly", "amount", "status"), PART_PAID)
+def test_reduction_of_a_part_paid_bill_keeps_what_was_paid(
+    secretary_a, district_manager, member, paid, monthly, amount, status
+):
+    bill = make_bill(member, D(2026, 4, 1), paid_amount=Decimal(paid), status=BillStatus.PART_PAID)
+    kind = {"kind": "reduce", "monthly_amount": monthly} if monthly else {"kind": "waive"}
+    approved(member, secretary_a, district_manager, start=D(2026, 4, 1), end=D(2026, 4, 1), **kind)
+    bill.refresh_from_db()
+    assert (bill.amount, bill.status, bill.paid_amount) == (Decimal(amount), status, Decimal(paid))
+    assert bill.paid_amount <= bill.amount
 
 
 def test_waived_month_cannot_be_paid(secretary_a, district_manager, member):

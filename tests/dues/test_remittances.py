@@ -26,6 +26,13 @@ D = dt.date
 ON = D(2026, 7, 5)
 
 
+@pytest.fixture(autouse=True)
+def _on_the_remittance_date(today_is):
+    """The collection and the remittances below are recorded around ON (the payments' back-payment limit
+    is checked against the day they are recorded)."""
+    today_is(ON)
+
+
 @pytest.fixture
 def collected(tree, secretary_a, member_factory):
     """Branch A collected 180.00: one member's first half of 2026."""

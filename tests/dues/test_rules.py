@@ -271,3 +271,53 @@ def test_every_base_has_exactly_one_band(base):
     result = dues_calculate(category="employed", base=base, on=ON)
     assert result.band_above is None or base > result.band_above
     assert result.band_up_to is None or base <= result.band_up_to
+
+
+# ── what the database can hold, and how a rule is named on pages ─────────────────────────────────
+
+
+def test_the_largest_base_gives_dues_every_amount_field_can_hold():
+    """A base the calculator accepts must give a bill the database can store: at the highest rate (2%),
+    DuesBill.amount / standard_amount and DuesPayment.dues_amount (10 digits) still fit."""
+    from dangjian.dues.models import DuesBill, DuesPayment
+
+    top = dues_calculate(category="employed", base=rules.MAX_BASE, on=ON)
+    assert top.rate == Decimal("0.02")
+    for model, name in ((DuesBill, "amount"), (DuesBill, "standard_amount"), (DuesPayment, "dues_amount")):
+        field = model._meta.get_field(name)
+        largest = Decimal(10) ** (field.max_digits - field.decimal_places) - Decimal("0.01")
+        assert top.amount * 12 <= largest, (model.__name__, name)  # a year of months in one payment
+    with pytest.raises(DuesRuleError) as exc:
+        dues_calculate(category="employed", base=rules.MAX_BASE + Decimal("0.01"), on=ON)
+    assert exc.value.violation == "too_large" and "99,999,999.99" in exc.value.messages[0]
+
+
+# (raw parameter, whole number read) — ASCII digits only, at most 18 (a database bigint)
+INTEGERS = [("42", 42), (" 7 ", 7), ("0", 0), ("9" * 18, 10**18 - 1), ("9" * 19, None), ("²", None),
+            ("٣", None), ("-1", None), ("1.0", None), ("", None), (None, None)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("raw", "number"), INTEGERS)
+def test_parse_int_reads_ascii_digits_only(raw, number):
+    assert rules.parse_int(raw) == number
+
+
+@pytest.mark.parametrize(
+    ("raw", "year"), [("2026", 2026), ("1949", 1949), ("2999", 2999), ("1948", None), ("3000", None),
+                      ("0000", None), ("99999", None), ("26", None), ("２０２６", None)],
+)  # fmt: skip
+def test_parse_year_within_the_years_dues_accept(raw, year):
+    assert rules.parse_year(raw) == year
+
+
+@pytest.mark.parametrize(
+    ("ref", "label"),
+    [("dues@2008", "党费收缴标准（2008年版）"), ("dues@2008+org12", "党费收缴标准（2008年版，含本级选项）"),
+     ("dues@2008/local-2020-01-01+org12", "党费收缴标准（2008年版，含本级选项）"), ("", ""),
+     ("no-version", "no-version")],
+)  # fmt: skip
+def test_rule_label_names_the_rule_in_chinese(ref, label):
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        assert rules.rule_label(ref) == label

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.http import Http404
 
-from dangjian.dues import selectors, services
+from dangjian.dues import rules, selectors, services
 from dangjian.dues.models import DuesBill, DuesPayment, DuesReduction, DuesRemittance
 
 D = dt.date
@@ -45,6 +45,20 @@ def test_summary_totals_by_status(tree, secretary_a, member_factory):
     assert own["own"] and own["org"] == tree.branch_a and own["due"] == Decimal("90.00")
     assert [r["org"] for r in s["by_org"][1:]] == [tree.group_a]
     assert s["by_org"][1]["collection_rate"] is None
+
+
+def test_summary_paid_never_exceeds_what_was_due(tree, secretary_a, member_factory):
+    """A bill with more paid than due (kept from before a reduction, or entered by hand) counts as paid in
+    full; the rest is shown apart as overpaid, so the collection rate stays at most 100%."""
+    over, owing = member_factory(tree.branch_a), member_factory(tree.branch_a)
+    make_bill(over, amount="5.00", paid="20.00", status="paid")
+    make_bill(owing)
+    s = selectors.summary(actor=secretary_a, org=tree.branch_a, period_start=MARCH)
+    assert (s["due"], s["paid"], s["overpaid"], s["outstanding"]) == (
+        Decimal("35.00"), Decimal("5.00"), Decimal("15.00"), Decimal("30.00")
+    )  # fmt: skip
+    assert s["collection_rate"] == Decimal("0.1429")
+    assert s["by_org"][0]["overpaid"] == Decimal("15.00") and s["by_category"][0]["paid"] == Decimal("5.00")
 
 
 def test_summary_counts_bills_where_they_are_collected(tree, org_manager, member_factory):
@@ -150,6 +164,29 @@ def test_arrears_flags_an_approved_reduction(tree, secretary_a, member_factory):
         end_month=D(2026, 6, 1), reason="生活困难",
     )  # fmt: skip
     assert selectors.arrears(actor=secretary_a, org=tree.branch_a, on=MARCH)[0]["reduction"] is True
+
+
+def test_a_month_under_a_reduction_breaks_the_run_but_the_others_count(tree, secretary_a, member_factory):
+    """党章 第九条: a month under an approved reduction has a proper reason; the months around it still count
+    (here 1 month reduced, then 9 consecutive unpaid months)."""
+    m = member_factory(tree.branch_a)
+    for month in rules.months_between(D(2026, 1, 1), D(2026, 10, 1)):
+        make_bill(m, month)
+    DuesReduction.objects.create(
+        member=m, kind="reduce", monthly_amount="10.00", status="approved", start_month=D(2026, 1, 1),
+        end_month=D(2026, 1, 1), reason="生活困难",
+    )  # fmt: skip
+    row = selectors.arrears(actor=secretary_a, org=tree.branch_a, on=D(2026, 11, 26))[0]
+    assert (row["consecutive"], row["reduction"], row["unexcused"]) == (10, True, 9)
+
+
+def test_nothing_left_to_pay_is_not_arrears(tree, secretary_a, member_factory):
+    """A bill of 0.00 (a base whose dues round to nothing) is owed by nobody, even if an older record left
+    it open."""
+    m = member_factory(tree.branch_a)
+    for month in rules.months_between(D(2026, 1, 1), D(2026, 8, 1)):
+        make_bill(m, month, amount="0.00")
+    assert selectors.arrears(actor=secretary_a, org=tree.branch_a, on=D(2026, 11, 26)) == []
 
 
 def test_arrears_of_a_flowing_member_seen_at_home_and_at_the_host(

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 
 from dangjian.core.models import AuditEntry, RuleOverride
-from dangjian.dues import services
+from dangjian.dues import rules, services
 from dangjian.dues.models import BillStatus, DuesBill, DuesDeclaration, DuesOrgSetting, DuesReduction
 from dangjian.dues.rules import DuesRuleError
 from dangjian.transfers.models import FlowCertificate
@@ -287,10 +287,29 @@ def test_late_declaration_recomputes_unpaid_bills_and_keeps_paid_ones(tree, secr
 def test_missing_bills_created_within_the_back_payment_window(tree, secretary_a, member_factory):
     m = member_factory(tree.branch_a)
     assert services.bills_generate(month=MARCH).needs_declaration == (m.pk,)
-    # Declared in March 2026, effective since 2025: bills from October 2025 (6 months back) to March.
+    # Declared in March 2026, effective since 2025: bills for every month a payment recorded in March may
+    # still settle — the 6 months before it (September 2025, 补交不超过6个月) and March itself.
     declare(secretary_a, m, D(2025, 1, 1), base="3000.00")
     months = list(DuesBill.objects.filter(member=m).order_by("month").values_list("month", flat=True))
-    assert months == [D(2025, 10, 1), D(2025, 11, 1), D(2025, 12, 1), D(2026, 1, 1), D(2026, 2, 1), MARCH]
+    assert months == rules.months_between(D(2025, 9, 1), MARCH) and len(months) == 7
+
+
+def test_a_bill_of_nothing_is_settled_not_owed(tree, secretary_a, member_factory):
+    """A base whose dues round to 0.00 (0.50 × 0.5%) makes bills that are settled — status paid, nothing
+    paid — not open forever (nothing can be paid on them) and not waived (that is a hardship decision)."""
+    from dangjian.dues import selectors
+
+    m = member_factory(tree.branch_a)
+    declare(secretary_a, m, D(2025, 12, 1), base="0.50")
+    bills = DuesBill.objects.filter(member=m)
+    assert bills.count() == 4  # December to March
+    assert {(b.amount, b.paid_amount, b.status) for b in bills} == {
+        (Decimal("0.00"), Decimal("0.00"), BillStatus.PAID)
+    }
+    assert selectors.arrears(actor=secretary_a, org=tree.branch_a, on=D(2026, 11, 26)) == []
+    # A later declaration with a real base recomputes them: nothing was paid on them.
+    declare(secretary_a, m, D(2025, 12, 1), base="4000.00")
+    assert {(b.amount, b.status) for b in bills.all()} == {(Decimal("40.00"), BillStatus.OPEN)}
 
 
 def test_declaration_attachment_checked_by_content(tree, secretary_a, member_factory, settings, tmp_path):

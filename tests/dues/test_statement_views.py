@@ -26,6 +26,13 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
+@pytest.fixture(autouse=True)
+def _confirmed_in_november(today_is):
+    """The October statements below are confirmed on 26 November 2026: payments check the back-payment
+    limit and the payment date against the day they are booked."""
+    today_is(D(2026, 11, 26))
+
+
 @pytest.fixture
 def members(tree, member_factory):
     found = {n: member_factory(tree.branch_a, name=n) for n in ("张三", "李四", "王伟")}
@@ -36,16 +43,23 @@ def members(tree, member_factory):
     return found
 
 
+_STATEMENT: list[bytes] = []
+
+
 def statement_file(name: str = "十月流水.xlsx") -> SimpleUploadedFile:
-    data = bank_xlsx(
-        [
-            bank_line(D(2026, 10, 8), "张三", 60, account="6222000011112222"),  # matched
-            bank_line(D(2026, 10, 9), "李四", 80),  # ambiguous: 2 months + 20
-            bank_line(D(2026, 10, 10), "王伟", 30),  # ambiguous: two members of that name
-            bank_line(D(2026, 10, 11), "路人甲", 30),  # unmatched
-        ]
-    )
-    return SimpleUploadedFile(name, data)
+    # Built once: a workbook saved a second later carries another timestamp, so other bytes (another file).
+    if not _STATEMENT:
+        _STATEMENT.append(
+            bank_xlsx(
+                [
+                    bank_line(D(2026, 10, 8), "张三", 60, account="6222000011112222"),  # matched
+                    bank_line(D(2026, 10, 9), "李四", 80),  # ambiguous: 2 months + 20
+                    bank_line(D(2026, 10, 10), "王伟", 30),  # ambiguous: two members of that name
+                    bank_line(D(2026, 10, 11), "路人甲", 30),  # unmatched
+                ]
+            )
+        )
+    return SimpleUploadedFile(name, _STATEMENT[0])
 
 
 @pytest.fixture

@@ -50,6 +50,13 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
+@pytest.fixture(autouse=True)
+def _confirmed_in_november(today_is):
+    """The October statements below are confirmed on 26 November 2026: payments check the back-payment
+    limit and the payment date against the day they are booked."""
+    today_is(D(2026, 11, 26))
+
+
 def make_bill(member: Any, month: dt.date, amount: str = "30.00", **fields: Any) -> DuesBill:
     org = fields.pop("org", None) or member.org
     values = {

@@ -101,12 +101,27 @@ def test_collection_shows_totals_and_how_computed(web, secretary_a, world):
     assert totals["bills"] == 2 and totals["paid_bills"] == 0
     assert totals["due"] == Decimal("35.00") + Decimal("60.00")  # 3500 × 1%; a pension above 5000: 1%
     page = body(resp)
-    assert "× 1%" in page and "dues@" in page
+    assert "× 1%" in page and "党费收缴标准（2008年版）" in page and "dues@" not in page
 
 
 def test_collection_of_an_out_of_scope_org_is_404(web, tree, secretary_a, world):
     assert web(secretary_a).get("/dues/", {"org": tree.branch_b.pk}).status_code == 404
     assert web(secretary_a).get("/dues/", {"org": "x"}).status_code == 404
+
+
+@pytest.mark.parametrize("org", ["²", "9" * 23])
+def test_pages_read_organisations_as_plain_whole_numbers(web, secretary_a, world, org):
+    """ "²" passes str.isdigit() and 23 digits overflow the database: both are simply not found."""
+    client = web(secretary_a)
+    for url in ("/dues/", "/dues/arrears/", "/dues/reports/", "/dues/settings/"):
+        assert client.get(url, {"org": org}).status_code == 404, url
+    assert client.get("/dues/reductions/new/", {"member": org}).status_code == 200  # ignored
+
+
+def test_member_page_falls_back_to_this_year_for_a_year_out_of_range(web, secretary_a, world):
+    for year in ("99999", "0", "1900"):
+        resp = web(secretary_a).get(f"/dues/members/{world.me.pk}/", {"year": year})
+        assert resp.status_code == 200 and resp.context["year"] == TODAY.year
 
 
 def test_secretary_sees_only_own_branch(web, secretary_a, world):
@@ -654,3 +669,40 @@ def test_host_collects_a_flowing_member_who_pays_there(
     )
     assert resp.status_code == 302 and resp["Location"] == "/dues/"
     assert DuesPayment.objects.get(member=guest).org == tree.branch_b
+
+
+def test_six_months_unpaid_is_put_to_the_branch_as_a_proposal(tree, secretary_a, member_factory, web):
+    """党章 第九条: six consecutive months unpaid → a proposal the branch decides; the status is unchanged."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from dangjian.dues import rules as dues_rules
+    from dangjian.dues.models import DuesBill
+    from dangjian.transfers.models import StatusProposal
+
+    member = member_factory(tree.branch_a)
+    this_month = dues_rules.month_start(timezone.localdate())
+    for k in range(1, 8):
+        DuesBill.objects.create(
+            member=member, org=tree.branch_a, org_path=tree.branch_a.path,
+            month=dues_rules.add_months(this_month, -k), category="employed", standard_amount=Decimal("15.00"),
+            amount=Decimal("15.00"), rule_ref="dues@2008",
+        )  # fmt: skip
+    client = web(secretary_a)
+    page = client.get("/dues/arrears/", {"org": tree.branch_a.pk, "level": "alert"})
+    assert page.status_code == 200 and f"/dues/arrears/{member.pk}/propose/" in page.content.decode()
+    response = client.post(f"/dues/arrears/{member.pk}/propose/", {"org": tree.branch_a.pk})
+    assert response.status_code == 302
+    proposal = StatusProposal.objects.get(member=member)
+    assert proposal.inactive_since == dues_rules.add_months(this_month, -7) and "7" in proposal.reason
+    member.refresh_from_db()
+    assert member.status == "full"
+    # A second proposal while one waits is refused with a message, nothing added.
+    client.post(f"/dues/arrears/{member.pk}/propose/", {"org": tree.branch_a.pk})
+    assert StatusProposal.objects.filter(member=member).count() == 1
+
+
+def test_proposal_out_of_scope_is_404(tree, secretary_b, member_factory, web):
+    member = member_factory(tree.branch_a)
+    assert web(secretary_b).post(f"/dues/arrears/{member.pk}/propose/").status_code == 404

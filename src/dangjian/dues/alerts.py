@@ -2,12 +2,14 @@
 
 - ``dues.arrears_reminder``: a member with a login who owes dues for ``arrears_reminder_months`` (3)
   months or more is reminded on their phone, once a month while it lasts.
-- ``dues.arrears_six_months``: ``arrears_alert_months`` (6) consecutive months unpaid, with no approved
-  hardship reduction for any of them → an alert at the member's branch citing 党章 第九条: the member is
+- ``dues.arrears_six_months``: ``arrears_alert_months`` (6) consecutive months unpaid that no approved
+  hardship reduction covers (a month under a reduction has a proper reason and breaks the run; the
+  other months still count) → an alert at the member's branch citing 党章 第九条: the member is
   to be treated as having left the Party, which the branch general meeting discusses and reports for
   approval. It is a proposal to the branch, never an automatic change of the member's status.
 
-A month counts once it has ended (selectors: on 2 March, February's unpaid bill is owed). Two grouped
+A month counts once it has ended (selectors: on 2 March, February's unpaid bill is owed), and only
+when something is left to pay on it (a bill of 0.00 is never owed). Two grouped
 queries find the candidates; only their owed months are read.
 """
 
@@ -43,7 +45,10 @@ def _url(name: str, *args: object) -> str:
 def _owing(on: dt.date, at_least: int, *, with_login: bool = False) -> dict[int, dict[str, object]]:
     """Current members owing ``at_least`` ended months or more: member id → count and amount."""
     qs = DuesBill.objects.filter(
-        status__in=OPEN, month__lt=rules.month_start(on), member__status__in=CURRENT_STATUSES
+        status__in=OPEN,
+        month__lt=rules.month_start(on),
+        member__status__in=CURRENT_STATUSES,
+        amount__gt=F("paid_amount"),
     )
     if with_login:
         qs = qs.filter(member__user__isnull=False)
@@ -111,7 +116,12 @@ def arrears_six_months(on: dt.date) -> Iterable[AlertSpec]:
         return
     months: dict[int, list[dt.date]] = {}
     for member_id, month in (
-        DuesBill.objects.filter(member_id__in=list(found), status__in=OPEN, month__lt=rules.month_start(on))
+        DuesBill.objects.filter(
+            member_id__in=list(found),
+            status__in=OPEN,
+            month__lt=rules.month_start(on),
+            amount__gt=F("paid_amount"),
+        )
         .order_by("member_id", "month")
         .values_list("member_id", "month")
     ):
@@ -123,32 +133,37 @@ def arrears_six_months(on: dt.date) -> Iterable[AlertSpec]:
         periods.setdefault(red["member_id"], []).append(SimpleNamespace(**red))
     members = {m.pk: m for m in Member.objects.filter(pk__in=list(found)).select_related("org")}
     by_org = rules.rules_for_orgs(on, [m.org for m in members.values()])
-    for member_id, owed in months.items():
-        if rules.longest_run(owed) < threshold:
+    for member_id, all_owed in months.items():
+        # A month under an approved reduction or waiver has a proper reason: it breaks the run, but the
+        # months outside the reduction still count.
+        owed = [
+            m
+            for m in all_owed
+            if not any(p.start_month <= m <= p.end_month for p in periods.get(member_id, ()))
+        ]
+        run, since = rules.longest_run_from(owed)
+        if run < threshold or since is None:
             continue
-        if any(p.start_month <= m <= p.end_month for p in periods.get(member_id, ()) for m in owed):
-            continue  # a proper reason: an approved reduction or waiver for one of those months
         member = members[member_id]
         r = by_org[member.org_id]
-        run = rules.longest_run(owed)
         yield AlertSpec(
             key=f"m{member_id}",
             org=member.org,
             member=member,
             severity="danger",
             message=_(
-                "%(name)s has not paid party dues for %(months)s consecutive months (owed since %(since)s) and has "
-                "no approved reduction: the branch should talk with the member, and the general meeting may "
-                "discuss treating the member as having left the Party (%(article)s). Nothing is decided "
-                "automatically."
+                "%(name)s has not paid party dues for %(months)s consecutive months (from %(since)s) without an "
+                "approved reduction for those months: the branch should talk with the member, and the general "
+                "meeting may discuss treating the member as having left the Party (%(article)s). Nothing is "
+                "decided automatically."
             )
             % {
                 "name": member.name,
                 "months": run,
-                "since": f"{owed[0]:%Y-%m}",
+                "since": f"{since:%Y-%m}",
                 "article": rules.article(r, "arrears"),
             },
-            due_date=rules.add_months(owed[0], threshold),
+            due_date=rules.add_months(since, threshold),
             rule_ref=r.ref,
             url=_url("dues:member", member_id) or _url("members:detail", member_id),
         )

@@ -88,9 +88,10 @@ def parse_date(raw: Any, default: dt.date | None = None) -> dt.date | None:
     if raw in (None, ""):
         return default
     try:
-        return dt.date.fromisoformat(str(raw))
+        day = dt.date.fromisoformat(str(raw))
     except ValueError:
         return None
+    return day if rules.month_in_range(day) else None
 
 
 class CalculateView(APIView):
@@ -129,12 +130,12 @@ class CalculateView(APIView):
             return invalid("on", _("Enter a valid date (YYYY-MM-DD)."))
         org = None
         if params.get("org"):
-            try:
-                org = (
-                    Organization.objects.restrict(request.user, "view").filter(pk=int(params["org"])).first()
-                )
-            except ValueError:
-                org = None
+            org_id = rules.parse_int(params["org"])
+            org = (
+                Organization.objects.restrict(request.user, "view").filter(pk=org_id).first()
+                if org_id is not None
+                else None
+            )
             if org is None:
                 return invalid("org", _("Choose an organisation you can see."))
         category = params.get("category", "")
@@ -166,6 +167,8 @@ def parse_month(raw: Any) -> dt.date | None:
         day = dt.date(int(match[1]), int(match[2]), int(match[3] or 1))
     except ValueError:
         return None
+    if not rules.month_in_range(day):
+        return None
     return rules.month_start(day)
 
 
@@ -181,18 +184,24 @@ def _int_param(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
-    if not str(value).isdigit():
+    number = rules.parse_int(value)
+    if number is None:
         raise exceptions.ValidationError({name: [_("Give a whole number.")]})
-    return int(value)
+    return number
+
+
+def _year_message() -> str:
+    return _("Enter a year from %(min)s to %(max)s.") % {"min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
 
 
 def _year_param(request: Request, name: str = "year") -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
-    if not _YEAR.match(str(value)) or not 1949 <= int(value) <= 2999:
-        raise exceptions.ValidationError({name: [_("Enter a year such as 2026.")]})
-    return int(value)
+    year = rules.parse_year(value)
+    if year is None:
+        raise exceptions.ValidationError({name: [_year_message()]})
+    return year
 
 
 def _report_org(request: Request) -> Organization:
@@ -201,9 +210,10 @@ def _report_org(request: Request) -> Organization:
     raw = request.query_params.get("org")
     user = request.user
     if raw not in (None, ""):
-        if not str(raw).isdigit():
+        org_id = rules.parse_int(raw)
+        if org_id is None:
             raise Http404
-        org = Organization.objects.filter(pk=int(raw)).first()
+        org = Organization.objects.filter(pk=org_id).first()
         if org is None or not can(user, "view", org):
             raise Http404
         return org
@@ -277,7 +287,7 @@ class BillSerializer(serializers.ModelSerializer):
 
 class GenerateSerializer(serializers.Serializer):
     month = MonthField()
-    org = serializers.IntegerField()
+    org = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
 
 
 class GenerateResultSerializer(serializers.Serializer):
@@ -387,7 +397,7 @@ class DeclarationSerializer(serializers.ModelSerializer):
 
 
 class DeclarationCreateSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
+    member = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
     category = serializers.ChoiceField(choices=DuesCategory.choices)
     base = AmountField()
     chosen_amount = AmountField()
@@ -459,7 +469,7 @@ class OrgSettingSerializer(serializers.ModelSerializer):
 
 
 class OrgSettingSetSerializer(serializers.Serializer):
-    org = serializers.IntegerField()
+    org = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
     quarterly_allowed = serializers.BooleanField()
     decided_on = serializers.DateField(required=False, allow_null=True, default=None)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
@@ -517,17 +527,32 @@ def _period(request: Request) -> tuple[dt.date, dt.date]:
     if params.get("period"):
         raw = str(params["period"]).strip()
         if _YEAR.match(raw):
-            return dt.date(int(raw), 1, 1), dt.date(int(raw), 12, 1)
+            year = rules.parse_year(raw)
+            if year is None:
+                raise exceptions.ValidationError({"period": [_year_message()]})
+            return dt.date(year, 1, 1), dt.date(year, 12, 1)
         month = parse_month(raw)
         if month is None:
             raise exceptions.ValidationError(
-                {"period": [_("Enter the period as YYYY-MM (a month) or YYYY (a year).")]}
+                {
+                    "period": [
+                        _("Enter the period as YYYY-MM (a month) or YYYY (a year), from %(min)s to %(max)s.")
+                        % {"min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
+                    ]
+                }
             )
         return month, month
     if params.get("from") or params.get("to"):
         start, end = parse_month(params.get("from")), parse_month(params.get("to") or params.get("from"))
         if start is None or end is None:
-            raise exceptions.ValidationError({"from": [_("Enter months as YYYY-MM, for example 2026-03.")]})
+            raise exceptions.ValidationError(
+                {
+                    "from": [
+                        _("Enter months as YYYY-MM, for example 2026-03, from %(min)s to %(max)s.")
+                        % {"min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
+                    ]
+                }
+            )
         if end < start or (end.year - start.year) * 12 + end.month - start.month > 120:
             raise exceptions.ValidationError(
                 {"to": [_("Choose an end month after the start, at most ten years later.")]}
@@ -603,6 +628,7 @@ class ArrearsView(APIView):
                         "since": month_key(row["since"]),
                         "amount": money(row["amount"]),
                         "reduction": row["reduction"],
+                        "consecutive_without_reduction": row["unexcused"],
                     }
                     for row in rows
                 ],

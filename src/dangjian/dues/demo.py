@@ -104,6 +104,7 @@ def _pay(actor: Any, member: Member, months: list[dt.date], paid_on: dt.date, i:
         method=method,
         paid_on=paid_on,
         reference=reference,
+        recorded_on=paid_on,  # the year of history as it was entered, month by month
         **extra,
     )
     return 1

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from dangjian.dues import selectors
+from dangjian.dues import rules, selectors
 from dangjian.dues.models import BillStatus, DuesPayment
 from dangjian.members.choices import DuesCategory
 
@@ -131,7 +131,7 @@ def explain(computed: Any, standard: dict[str, Any] | None = None) -> list[str]:
         )
     if computed.article:
         lines.append(_("Rule: %(article)s") % {"article": computed.article})
-    lines.append(_("Rule version: %(ref)s") % {"ref": computed.rule_ref})
+    lines.append(_("Rule version: %(ref)s") % {"ref": rules.rule_label(computed.rule_ref)})
     return lines
 
 

@@ -18,6 +18,7 @@ from openpyxl.styles import Font
 
 from dangjian.core import spreadsheets as xl
 from dangjian.core.audit import audit_log
+from dangjian.dues import rules
 from dangjian.dues.documents import how_computed
 from dangjian.orgs.models import Organization
 
@@ -91,7 +92,7 @@ def collection_xlsx(bills: Iterable[Any], *, actor: Any, org: Organization, mont
                     _num(b.paid_amount),
                     b.get_status_display(),
                     how_computed(b),
-                    b.rule_ref,
+                    rules.rule_label(b.rule_ref),
                 ],
             )
         )

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from dangjian.dues import rules
 from dangjian.dues.models import DuesReduction, PaymentMethod
 from dangjian.members.choices import DuesCategory
 
@@ -36,7 +37,7 @@ def parse_month(value: Any) -> dt.date | None:
     if not match:
         return None
     year, month = int(match[1]), int(match[2])
-    if not (1 <= month <= 12 and 1900 <= year <= 2200):
+    if not (1 <= month <= 12 and rules.year_in_range(year)):
         return None
     return dt.date(year, month, 1)
 

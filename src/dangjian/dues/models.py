@@ -309,6 +309,11 @@ class DuesPayment(models.Model):
         related_name="dues_payment_reversal",
     )
     rule_ref = models.CharField(_("rule applied"), max_length=60)
+    # For a payment booked under an idempotency key: a hash of what was asked (member, months, method,
+    # amounts), so that the same key sent with a different request is refused instead of replayed.
+    request_fingerprint = models.CharField(
+        _("request fingerprint"), max_length=64, blank=True, editable=False
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),

@@ -8,8 +8,10 @@
   ``POST …/{id}/return/`` (the receiving organisation).
 
 Months are written ``YYYY-MM`` (``YYYY-MM-DD`` is accepted and means its month). A payment sent again
-with the same ``source_key`` (or ``Idempotency-Key`` header) answers 200 with the payment booked the
-first time, and books nothing. A refusal by a dues rule answers 400 with
+with the same ``source_key`` (or ``Idempotency-Key`` header) by the same user and with the same request
+answers 200 with the payment booked the first time, and books nothing; keys are the caller's own (another
+user's identical key is a different key), and a key reused for a different request (another member,
+other months, method or amounts) answers 409 ``idempotency_key_reused``. A refusal by a dues rule answers 400 with
 ``{"error": {"code": "rule_violation", "rule": "dues", "article": ..., "violation": ..., "message": ...}}``.
 """
 
@@ -32,9 +34,9 @@ from rest_framework.response import Response
 
 from dangjian.core.api import ScopedViewSet
 from dangjian.core.scoping import can, path_prefix_q
-from dangjian.dues import payments, reductions, remittances
+from dangjian.dues import payments, reductions, remittances, rules
 from dangjian.dues.models import DuesBill, DuesPayment, DuesPaymentMonth, DuesReduction, DuesRemittance
-from dangjian.dues.payments import RuleViolationError
+from dangjian.dues.payments import IdempotencyKeyReusedError, RuleViolationError
 from dangjian.members.models import Member
 from dangjian.orgs.models import Organization
 
@@ -64,13 +66,36 @@ def _user_name(user: Any) -> str:
     return (user.full_name or user.username) if user is not None else ""
 
 
+class IdempotencyKeyReused(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_reused"
+
+
 def _int_param(request: Any, name: str) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
-    if not str(value).isdigit():
-        raise exceptions.ValidationError({name: [_("Give a number.")]})
-    return int(value)
+    number = rules.parse_int(value)
+    if number is None:
+        raise exceptions.ValidationError({name: [_("Give a whole number.")]})
+    return number
+
+
+def _year_param(request: Any, name: str = "year") -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    year = rules.parse_year(value)
+    if year is None:
+        raise exceptions.ValidationError(
+            {
+                name: [
+                    _("Enter a year from %(min)s to %(max)s.")
+                    % {"min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
+                ]
+            }
+        )
+    return year
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -89,7 +114,7 @@ class MonthField(serializers.Field):
             day = dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3) or 1))
         except ValueError:
             day = None
-        if day is None:
+        if day is None or not rules.month_in_range(day):
             self.fail("invalid")
         return day.replace(day=1)
 
@@ -139,7 +164,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class PaymentCreateSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
+    member = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
     months = serializers.ListField(child=MonthField(), required=False, default=list)
     # Not a choice field: any other value is refused by the rule (no advance by the org, no deduction
     # from pay), with the article.
@@ -201,7 +226,7 @@ class DuesPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
         if org is not None:
             top = Organization.objects.filter(pk=org).first()
             qs = qs.filter(path_prefix_q("org_path", top.path)) if top else qs.none()
-        year = _int_param(self.request, "year")
+        year = _year_param(self.request)
         if year is not None:
             qs = qs.filter(paid_on__year=year)
         if self.request.query_params.get("status"):
@@ -226,7 +251,7 @@ class DuesPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
         )
         if member is None:
             raise exceptions.ValidationError({"member": [_("Choose a member whose dues you collect.")]})
-        key = v["source_key"] or request.headers.get("Idempotency-Key", "")
+        key = (v["source_key"] or request.headers.get("Idempotency-Key", "")).strip()[:80]
         try:
             payment = payments.payment_record(
                 actor=request.user,
@@ -239,10 +264,13 @@ class DuesPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
                 by_proxy=v["by_proxy"],
                 proxy_name=v["proxy_name"],
                 amount=v.get("amount"),
-                source_key=f"api:{key.strip()[:80]}" if key.strip() else None,
+                # The caller's own key: another user sending the same key is another request.
+                source_key=f"api:{request.user.pk}:{key}" if key else None,
             )
         except RuleViolationError as exc:
             return rule_violation_response(exc)
+        except IdempotencyKeyReusedError as exc:
+            raise IdempotencyKeyReused(exc.messages[0]) from exc
         replayed = getattr(payment, "replayed", False)
         payment = _payment_queryset().get(pk=payment.pk)
         return Response(
@@ -295,7 +323,7 @@ class ReductionSerializer(serializers.ModelSerializer):
 
 
 class ReductionCreateSerializer(serializers.Serializer):
-    member = serializers.IntegerField()
+    member = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
     kind = serializers.ChoiceField(choices=DuesReduction.Kind.choices)
     start_month = MonthField()
     end_month = MonthField()
@@ -445,7 +473,7 @@ class RemittanceSerializer(serializers.ModelSerializer):
 
 
 class RemittanceCreateSerializer(serializers.Serializer):
-    from_org = serializers.IntegerField()
+    from_org = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
     period_start = MonthField()
     period_end = MonthField()
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
@@ -489,7 +517,7 @@ class DuesRemittanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
         org = _int_param(self.request, "org")
         if org is not None:
             qs = qs.filter(Q(from_org_id=org) | Q(to_org_id=org))
-        year = _int_param(self.request, "year")
+        year = _year_param(self.request)
         if year is not None:
             qs = qs.filter(remitted_on__year=year)
         if self.request.query_params.get("status"):

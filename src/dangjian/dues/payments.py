@@ -5,7 +5,10 @@ paid in cash, by bank transfer or online (there is no "advance by the organisati
 from pay": 不得垫交、扣缴). What the 2008 rule (中组发〔2008〕3号) says, and how it is enforced here:
 
 - back payment (补交) covers at most ``back_payment_max_months`` months before the month of payment
-  (6: paid in March, September of the year before is the oldest month accepted);
+  (6: paid in March, September of the year before is the oldest month accepted). The limit is checked
+  against the payment date *and* the day it is recorded, and the payment date may lie at most
+  ``paid_on_grace_days`` (62) days before the day it is recorded: a late entry of cash received last
+  month is fine, but backdating a payment cannot settle a month the rule no longer lets the member pay;
 - members pay monthly; with the branch's consent (``DuesOrgSetting.quarterly_allowed``) they may also
   pay the rest of the current quarter ahead; no other month after the month of payment;
 - a single voluntary extra payment of ``extra_to_central_threshold`` yuan or more (1000) is passed in full
@@ -15,7 +18,10 @@ from pay": 不得垫交、扣缴). What the 2008 rule (中组发〔2008〕3号) 
 Money: one ledger entry on ``member:<id>`` and one on ``org:<collecting org>`` (+ the total), in the same
 transaction as the payment, with source keys ``<key>:member`` / ``<key>:org`` where ``<key>`` is the
 caller's ``source_key`` (a bank statement line, an idempotency key) or ``payment:<id>``. The same
-``source_key`` sent twice returns the first payment and books nothing twice. Concurrency: the member's
+``source_key`` sent twice with the same request returns the first payment and books nothing twice; sent
+with a different request (another member, other months, method or amounts) it is refused
+(``IdempotencyKeyReusedError``): the payment keeps a fingerprint of the request it was booked for. The API
+scopes its keys per user (``api:<user id>:<key>``), so one user's key never meets another's. Concurrency: the member's
 row is locked (``select_for_update``) for the duration, so two payments of one member queue and a month
 can never be settled twice; the second one is refused because the month is no longer open.
 
@@ -27,6 +33,8 @@ then that much smaller (a remittance can never exceed the balance).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -115,22 +123,77 @@ def _denied() -> PermissionDenied:
     return PermissionDenied(_("This is outside the part of the organisation tree you manage."))
 
 
+class IdempotencyKeyReusedError(ValidationError):
+    """A ``source_key`` already booked for a different request: the client reused a key for a new
+    payment. Nothing is booked; the API answers 409."""
+
+    def __init__(self, earlier: DuesPayment) -> None:
+        super().__init__(
+            {
+                "source_key": _(
+                    "This idempotency key was already used for another payment (%(member)s, recorded on "
+                    "%(date)s). Send a new key for a new payment; resend the same key only with the same "
+                    "request."
+                )
+                % {"member": earlier.member.name, "date": f"{earlier.recorded_at:%Y-%m-%d}"}
+            },
+            code="idempotency_key_reused",
+        )
+        self.earlier = earlier
+
+
+def _request_fingerprint(
+    *,
+    member: Member,
+    months: list[dt.date],
+    method: str,
+    extra_amount: Any,
+    amount: Any,
+    by_proxy: bool,
+    proxy_name: str,
+) -> str:
+    """What a payment request asks for, as a hash: the member, the months, the method and the amounts
+    (and who paid by proxy). A resend under the same key must match it."""
+
+    def cents(value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            return f"{Decimal(str(value)):.2f}"
+        except ArithmeticError:
+            return str(value)
+
+    data = {
+        "member": member.pk,
+        "months": sorted(f"{rules.month_start(m):%Y-%m}" for m in months),
+        "method": str(method),
+        "extra": cents(extra_amount or 0),
+        "amount": cents(amount),
+        "by_proxy": bool(by_proxy),
+        "proxy_name": (proxy_name or "").strip(),
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
 def _earlier_payment(source_key: str | None) -> DuesPayment | None:
     if not source_key:
         return None
     entry = LedgerEntry.objects.filter(ledger=LEDGER, source_key=f"{source_key}:member").first()
     if entry is None:
         return None
-    return DuesPayment.objects.filter(ledger_entry=entry).first()
+    return DuesPayment.objects.filter(ledger_entry=entry).select_related("member", "org").first()
 
 
-def _replay(actor: Any, source_key: str | None) -> DuesPayment | None:
-    """The payment already booked under ``source_key`` (an idempotent resend), if the actor may see it."""
+def _replay(actor: Any, source_key: str | None, fingerprint: str) -> DuesPayment | None:
+    """The payment already booked under ``source_key`` (an idempotent resend of the same request), if the
+    actor may see it; a different request under the same key is refused."""
     earlier = _earlier_payment(source_key)
     if earlier is None:
         return None
     if not can(actor, "change", earlier.org):
         raise _denied()
+    if earlier.request_fingerprint and earlier.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReusedError(earlier)
     earlier.replayed = True  # type: ignore[attr-defined]
     return earlier
 
@@ -192,6 +255,7 @@ def payment_record(
     proxy_name: str = "",
     amount: Any = None,
     source_key: str | None = None,
+    recorded_on: dt.date | None = None,
 ) -> DuesPayment:
     """Record what ``member`` paid for ``months`` (first days of months), plus voluntary ``extra_amount``.
 
@@ -200,15 +264,27 @@ def payment_record(
     payment), a method that is not cash / bank transfer / online, a proxy payment without the payer's
     name. Refuses (``ValidationError``): months that are not this member's open bills, an ``amount`` that
     is not the months' outstanding total plus the extra, a date in the future, nothing to pay.
-    With a ``source_key`` already booked, returns that payment (``payment.replayed`` is True)."""
-    earlier = _replay(actor, source_key)
+    With a ``source_key`` already booked for the same request, returns that payment (``payment.replayed``
+    is True); for a different request, ``IdempotencyKeyReusedError``.
+    ``recorded_on``: the day the payment is entered (today; never later). Only a loader of historical data
+    (the demo's year of history, entered as it happened) passes an earlier day; pages and the API never do."""
+    fingerprint = _request_fingerprint(
+        member=member,
+        months=months,
+        method=method,
+        extra_amount=extra_amount,
+        amount=amount,
+        by_proxy=by_proxy,
+        proxy_name=proxy_name,
+    )
+    earlier = _replay(actor, source_key, fingerprint)
     if earlier is not None:
         return earlier
     wanted = sorted({rules.month_start(m) for m in months})
     reference = (reference or "").strip()
     proxy_name = (proxy_name or "").strip()
     extra = rules.parse_money(extra_amount or 0, field="extra_amount", label=_("Voluntary extra dues"))
-    today = timezone.localdate()
+    today = min(recorded_on or timezone.localdate(), timezone.localdate())
     if paid_on > today:
         raise ValidationError({"paid_on": _("The payment date cannot be in the future.")})
     r = rules.rule_for(paid_on, member.org)
@@ -246,7 +322,26 @@ def payment_record(
     if not wanted and extra == 0:
         raise ValidationError({"months": _("Choose the months paid, or enter voluntary extra dues.")})
     max_back = int(r["back_payment_max_months"])
-    too_old = [m for m in wanted if _months_back(m, paid_on) > max_back]
+    grace = int(r["paid_on_grace_days"])
+    if (today - paid_on).days > grace:
+        # 补交一般不超过6个月: a payment date far before the day it is recorded would let a backdated
+        # entry settle months the rule no longer accepts; late entry of recent cash is allowed.
+        raise RuleViolationError(
+            Violation(
+                code="paid_on_too_early",
+                article=rules.article(r, "back_payment"),
+                message=_(
+                    "A payment can be recorded at most %(days)s days after it was paid: %(date)s is too long "
+                    "ago. Record it with a recent payment date, or ask the branch how to deal with older "
+                    "arrears."
+                )
+                % {"days": grace, "date": paid_on},
+                rule_ref=r.ref,
+                field="paid_on",
+            )
+        )
+    # Checked against the payment date and against today: backdating cannot reach further back.
+    too_old = [m for m in wanted if max(_months_back(m, paid_on), _months_back(m, today)) > max_back]
     if too_old:
         raise RuleViolationError(
             Violation(
@@ -257,7 +352,7 @@ def payment_record(
                     "cannot be paid on %(date)s. Choose later months; older arrears are for the branch to "
                     "deal with."
                 )
-                % {"max": max_back, "months": ", ".join(_ym(m) for m in too_old), "date": paid_on},
+                % {"max": max_back, "months": ", ".join(_ym(m) for m in too_old), "date": today},
                 rule_ref=r.ref,
                 field="months",
             )
@@ -284,7 +379,7 @@ def payment_record(
         # One member at a time: a second payment of the same member waits here, then finds the months
         # it wanted already paid (or its source_key already booked).
         member = Member.objects.select_for_update().get(pk=member.pk)
-        earlier = _replay(actor, source_key)
+        earlier = _replay(actor, source_key, fingerprint)
         if earlier is not None:
             return earlier
         bills = {
@@ -353,7 +448,11 @@ def payment_record(
         ordered = [bills[m] for m in wanted]
         dues_amount = sum((b.outstanding for b in ordered), ZERO)
         total = dues_amount + extra
-        given = None if amount in (None, "") else rules.parse_money(amount, field="amount")
+        given = (
+            None
+            if amount in (None, "")
+            else rules.parse_money(amount, field="amount", limit=Decimal("99999999999999.99"))
+        )
         if given is not None and given != total:
             raise ValidationError(
                 {
@@ -388,6 +487,7 @@ def payment_record(
             proxy_name=proxy_name,
             rule_ref=r.ref,
             recorded_by=actor if getattr(actor, "is_authenticated", False) else None,
+            request_fingerprint=fingerprint if source_key else "",
         )
         for bill in ordered:
             share = bill.outstanding
@@ -463,10 +563,25 @@ def _notify(user_id: int, title: str, body: str, payment_id: int) -> None:
 # ── reversing ─────────────────────────────────────────────────────────────────────────────────────
 
 
-def _reopened_status(bill: DuesBill) -> str:
-    if bill.paid_amount <= 0:
-        return BillStatus.WAIVED if bill.amount == 0 and bill.reduction_id else BillStatus.OPEN
-    return BillStatus.PAID if bill.paid_amount >= bill.amount else BillStatus.PART_PAID
+def _reopen(bill: DuesBill, reductions: list[DuesReduction]) -> None:
+    """The bill as it stands once a payment on it is undone: under the approved reduction covering its
+    month (the latest; it may have been approved after the payment, e.g. a waiver of a month paid by
+    mistake), else at its standard amount; the status follows from what is still paid. A bill of 0.00 is
+    settled (paid), never open."""
+    from dangjian.dues.reductions import apply_reduction
+
+    covering = [r for r in reductions if r.start_month <= bill.month <= r.end_month]
+    if covering:
+        apply_reduction(bill, covering[-1])
+        return
+    if bill.reduction_id is None:
+        bill.amount = bill.standard_amount
+    if bill.paid_amount >= bill.amount:
+        bill.status = BillStatus.PAID
+    elif bill.paid_amount > 0:
+        bill.status = BillStatus.PART_PAID
+    else:
+        bill.status = BillStatus.OPEN
 
 
 def payment_reverse(*, actor: Any, payment: DuesPayment, reason: str) -> DuesPayment:
@@ -497,11 +612,16 @@ def payment_reverse(*, actor: Any, payment: DuesPayment, reason: str) -> DuesPay
             )
             if org_entry is not None:
                 ledger_reverse(org_entry, occurred_on=on, reason=reason, actor=actor, kind="payment_reversal")
+        approved = list(
+            DuesReduction.objects.filter(
+                member_id=payment.member_id, status=DuesReduction.Status.APPROVED
+            ).order_by("id")
+        )
         for part in payment.months.select_related("bill").order_by("bill__month"):
             bill = DuesBill.objects.select_for_update().get(pk=part.bill_id)
             bill.paid_amount = max(bill.paid_amount - part.amount, ZERO)
-            bill.status = _reopened_status(bill)
-            bill.save(update_fields=["paid_amount", "status"])
+            _reopen(bill, approved)
+            bill.save(update_fields=["paid_amount", "status", "amount", "reduction"])
         payment.status = DuesPayment.Status.REVERSED
         payment.reversal_reason = reason[:200]
         payment.reversal_entry = reversal

@@ -7,7 +7,12 @@ for the committee. Only then does the reduction change bills: the open bills of 
 reduced amount (or nothing, a waiver: status ``waived``), and every bill generated later for a month of
 the period gets it too (``dues.services.bills_generate`` applies approved reductions itself, through
 ``dues.rules.reduced``, with the same result as :func:`apply_reduction`).
-Bills already paid are not refunded. A reduction not yet approved can be withdrawn by the branch.
+Bills already paid are not refunded, and what a member has paid on a bill stays paid: a reduction
+approved on a partly paid bill lowers it to the reduced amount or to what was paid, whichever is more
+(paid 20.00 of 30.00, reduced to 5.00 → the bill is 20.00 and settled; the rest is forgiven, nothing is
+owed back). So a bill never shows more paid than due. A payment reversed later on a month of the period
+reopens the bill under the reduction (``payments.payment_reverse``), not at the standard amount.
+A reduction not yet approved can be withdrawn by the branch.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from dangjian.members.models import Member
 from dangjian.orgs.models import Organization
 
 PENDING = (DuesReduction.Status.PROPOSED, DuesReduction.Status.BRANCH_APPROVED)
+# DuesReduction.monthly_amount holds 8 digits.
+MAX_MONTHLY = Decimal("999999.99")
 ACTIVE = (*PENDING, DuesReduction.Status.APPROVED)
 
 
@@ -46,14 +53,16 @@ def _ym(day: dt.date) -> str:
 
 def apply_reduction(bill: DuesBill, reduction: DuesReduction) -> DuesBill:
     """Set ``bill`` (saved or not) to what it is under an approved ``reduction``: the reduced amount (never
-    above the standard amount) or nothing for a waiver, and the status that follows from what was paid.
-    The caller saves the bill."""
+    above the standard amount) or nothing for a waiver — but never below what was already paid on it (no
+    refund: the payment settles the bill) — and the status that follows from what was paid. The caller
+    saves the bill."""
     amount, _waived = reduced(
         bill.standard_amount, kind=reduction.kind, monthly_amount=reduction.monthly_amount
     )
+    paid = bill.paid_amount or Decimal("0.00")
+    amount = min(max(amount, paid), bill.standard_amount) if paid else amount
     bill.reduction = reduction
     bill.amount = amount
-    paid = bill.paid_amount or Decimal("0.00")
     if amount == 0 and paid == 0:
         bill.status = BillStatus.WAIVED
     elif paid >= amount:
@@ -127,6 +136,10 @@ def reduction_propose(
                 errors["monthly_amount"] = _(
                     "A reduced amount must be more than zero; to pay nothing, choose a waiver."
                 )
+            elif amount > MAX_MONTHLY:
+                errors["monthly_amount"] = _(
+                    "The reduced amount is too large: at most %(max)s yuan a month. Check the number."
+                ) % {"max": f"{MAX_MONTHLY:,.2f}"}
             else:
                 latest = DuesBill.objects.filter(member=member).order_by("-month").first()
                 if latest is not None and amount >= latest.standard_amount:

@@ -42,8 +42,16 @@ BASE_CATEGORIES = (EMPLOYED, RETIREE, OTHER)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-# The largest base a declaration can hold (DuesDeclaration.base: 12 digits, 2 decimals).
-MAX_BASE = Decimal("9999999999.99")
+# The largest base (and any other yuan amount typed in dues) the rules accept: at the highest rate (2%)
+# its dues, 1,999,999.99 a month, still fit every amount field of a bill (DuesBill.amount: 10 digits)
+# and a payment of a year's months (DuesPayment.dues_amount: 10 digits).
+MAX_BASE = Decimal("99999999.99")
+# Years the dues pages and API accept in a parameter (the People's Republic's first year to 2999).
+YEAR_MIN, YEAR_MAX = 1949, 2999
+_ASCII_INT = re.compile(r"^[0-9]{1,18}$")
+# The largest id or count a parameter may carry (18 digits: fits every database's bigint).
+MAX_ID = 10**18 - 1
+_ASCII_YEAR = re.compile(r"^[0-9]{4}$")
 _ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
@@ -241,8 +249,60 @@ def band_for(table: Sequence[Band], base: Decimal) -> Band:
 # ── input ─────────────────────────────────────────────────────────────────────────────────────────
 
 
-def parse_money(value: Any, *, field: str, r: rulebook.RuleVersion | None = None, label: str = "") -> Decimal:
-    """A yuan amount typed or sent by a client: a plain number, not negative, at most two decimals.
+def parse_int(value: Any) -> int | None:
+    """A whole number in a query parameter (an id, a count): ASCII digits only, at most 18 of them (so it
+    fits a database integer), else None. ``"²"`` and ``"٣"`` pass ``str.isdigit()`` but are refused here."""
+    text = str(value if value is not None else "").strip()
+    return int(text) if _ASCII_INT.match(text) else None
+
+
+def year_in_range(year: int) -> bool:
+    """Whether dues can be asked about ``year`` (YEAR_MIN–YEAR_MAX): one bound for every page and API."""
+    return YEAR_MIN <= year <= YEAR_MAX
+
+
+def parse_year(value: Any) -> int | None:
+    """A four-digit year in YEAR_MIN–YEAR_MAX, else None."""
+    text = str(value if value is not None else "").strip()
+    if not _ASCII_YEAR.match(text) or not year_in_range(int(text)):
+        return None
+    return int(text)
+
+
+def month_in_range(month: dt.date) -> bool:
+    """Whether a month (or any date) lies in the years dues accept (YEAR_MIN–YEAR_MAX)."""
+    return year_in_range(month.year)
+
+
+def rule_label(ref: str | None) -> str:
+    """A stored rule reference (``dues@2008``, ``dues@2008+org12``) as people read it:
+    "党费收缴标准（2008年版）", with "本级选项" when an organisation's local options applied."""
+    text = str(ref or "")
+    key, _sep, rest = text.partition("@")
+    version, _plus, local = rest.partition("+")
+    version, _slash, layer = version.partition("/")  # "2008/local-…": the national version it adapts
+    local = local or layer
+    if not key or not version:
+        return text
+    try:
+        title = next((v.title for v in rulebook.versions(key)), "") or key
+    except (KeyError, LookupError, ValueError):
+        title = key
+    if local:
+        return _("%(title)s (%(version)s edition, local options)") % {"title": title, "version": version}
+    return _("%(title)s (%(version)s edition)") % {"title": title, "version": version}
+
+
+def parse_money(
+    value: Any,
+    *,
+    field: str,
+    r: rulebook.RuleVersion | None = None,
+    label: str = "",
+    limit: Decimal = MAX_BASE,
+) -> Decimal:
+    """A yuan amount typed or sent by a client: a plain number, not negative, at most two decimals, at
+    most ``limit`` (MAX_BASE unless the caller's field holds more).
 
     Refuses "abc", "NaN", "1e3", "-5" and "15.005" with a message saying what to enter. (Fast on the
     good path: the monthly job reads every declaration through it.)"""
@@ -257,12 +317,14 @@ def parse_money(value: Any, *, field: str, r: rulebook.RuleVersion | None = None
         raise _money_error(field, "negative", r, label)
     if amount != amount.quantize(CENT, rounding=ROUND_DOWN):
         raise _money_error(field, "too_many_decimals", r, label)
-    if amount > MAX_BASE:
-        raise _money_error(field, "too_large", r, label)
+    if amount > limit:
+        raise _money_error(field, "too_large", r, label, limit=limit)
     return abs(amount).quantize(CENT)  # abs: "-0" is zero
 
 
-def _money_error(field: str, code: str, r: rulebook.RuleVersion | None, label: str) -> DuesRuleError:
+def _money_error(
+    field: str, code: str, r: rulebook.RuleVersion | None, label: str, *, limit: Decimal = MAX_BASE
+) -> DuesRuleError:
     name = label or {
         "base": _("The base"),
         "chosen_amount": _("The chosen amount"),
@@ -272,11 +334,11 @@ def _money_error(field: str, code: str, r: rulebook.RuleVersion | None, label: s
         "not_a_number": _("%(name)s must be a number of yuan, such as 4500 or 4500.50."),
         "negative": _("%(name)s cannot be negative."),
         "too_many_decimals": _("%(name)s has at most two decimal places (fen)."),
-        "too_large": _("%(name)s is too large: check the number."),
+        "too_large": _("%(name)s is too large: at most %(limit)s yuan. Check the number."),
     }
     return DuesRuleError(
         field,
-        messages[code] % {"name": name},
+        messages[code] % {"name": name, "limit": f"{limit:,.2f}"},
         code=code,
         article=article(r, "base") if r is not None and code != "too_large" else "",
         rule_ref=r.ref if r is not None else "",
@@ -426,14 +488,25 @@ def reduced(standard: Decimal, *, kind: str, monthly_amount: Decimal | None) -> 
 
 def longest_run(months: Iterable[dt.date]) -> int:
     """The longest run of consecutive calendar months among ``months`` (the arrears' 连续 count)."""
+    return longest_run_from(months)[0]
+
+
+def longest_run_from(months: Iterable[dt.date]) -> tuple[int, dt.date | None]:
+    """The longest run of consecutive calendar months among ``months`` and its first month (the earliest
+    such run on a tie); ``(0, None)`` for no months."""
     ordered = sorted({month_start(m) for m in months})
-    best = run = 0
+    best, best_start = 0, None
+    run, start = 0, None
     previous: dt.date | None = None
     for m in ordered:
-        run = run + 1 if previous is not None and add_months(previous, 1) == m else 1
-        best = max(best, run)
+        if previous is not None and add_months(previous, 1) == m:
+            run += 1
+        else:
+            run, start = 1, m
+        if run > best:
+            best, best_start = run, start
         previous = m
-    return best
+    return best, best_start
 
 
 def band_table(r: rulebook.RuleVersion) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, Substr
+from django.db.models.functions import Coalesce, Least, Substr
 from django.http import Http404
 from django.utils import timezone
 
@@ -201,7 +201,12 @@ def _arrears_rows(bill_filter: Q, on: dt.date) -> dict[int, dict[str, Any]]:
     """Owed months and amounts per member for the bills matching ``bill_filter`` (months ended by ``on``)."""
     rows: dict[int, dict[str, Any]] = {}
     qs = (
-        DuesBill.objects.filter(bill_filter, status__in=OPEN_STATUSES, month__lt=rules.month_start(on))
+        DuesBill.objects.filter(
+            bill_filter,
+            status__in=OPEN_STATUSES,
+            month__lt=rules.month_start(on),
+            amount__gt=F("paid_amount"),  # a bill with nothing left to pay (0.00) is not owed
+        )
         .order_by("member_id", "month")
         .values_list("member_id", "month", "amount", "paid_amount")
     )
@@ -225,8 +230,11 @@ def arrears(
     *, actor: Any, org: Organization, on: dt.date | None = None, min_months: int = 1
 ) -> list[dict[str, Any]]:
     """Members of the subtree (or paying in it) who owe dues on ``on``: the months owed, the longest run
-    of consecutive months owed (党章 第九条 counts six), the amount, and whether an approved hardship
-    reduction covers any of those months (a proper reason). Longest runs first."""
+    of consecutive months owed (``consecutive``), the amount, whether an approved hardship reduction
+    covers any of those months (``reduction``) and the longest run of owed months no reduction covers
+    (``unexcused``: what 党章 第九条 counts — a month under a reduction has a proper reason and breaks the
+    run, the other months still count). Only bills with something left to pay are owed. Longest runs
+    first."""
     ensure_org_visible(actor, org)
     on = on or timezone.localdate()
     found = _arrears_rows(
@@ -240,9 +248,8 @@ def arrears(
     result = []
     for member_id, row in found.items():
         months = row["months"]
-        covered = any(
-            start <= month <= end for start, end in reductions.get(member_id, ()) for month in months
-        )
+        periods = reductions.get(member_id, ())
+        uncovered = [m for m in months if not any(start <= m <= end for start, end in periods)]
         result.append(
             {
                 "member": members[member_id],
@@ -251,7 +258,8 @@ def arrears(
                 "consecutive": rules.longest_run(months),
                 "amount": row["amount"],
                 "since": months[0],
-                "reduction": covered,
+                "reduction": len(uncovered) < len(months),
+                "unexcused": rules.longest_run(uncovered),
             }
         )
     result.sort(key=lambda r: (-r["consecutive"], -r["months_owed"], r["member"].org_path, r["member"].name))
@@ -261,7 +269,7 @@ def arrears(
 # ── the collection summary of a subtree ───────────────────────────────────────────────────────────
 
 _COUNTS = ("bills", "paid_bills", "open_bills", "waived", "members", "members_owing")
-_SUMS = ("due", "paid", "outstanding")
+_SUMS = ("due", "paid", "outstanding", "overpaid")
 
 
 def _measures(*, distinct_members: bool) -> dict[str, Any]:
@@ -274,8 +282,12 @@ def _measures(*, distinct_members: bool) -> dict[str, Any]:
         "open_bills": Count("id", filter=open_q),
         "waived": Count("id", filter=Q(status=BillStatus.WAIVED)),
         "due": _money("amount", filter=~Q(status=BillStatus.WAIVED)),
-        "paid": _money("paid_amount"),
-        "outstanding": _money(F("amount") - F("paid_amount"), filter=open_q),
+        # Paid towards what was due, bill by bill: never more than the bill (a rate above 100% would
+        # hide arrears elsewhere). Anything paid beyond a bill (data from before reductions kept paid
+        # amounts, or entered by hand) is shown apart as ``overpaid``.
+        "paid": _money(Least(F("paid_amount"), F("amount"))),
+        "overpaid": _money(F("paid_amount") - F("amount"), filter=Q(paid_amount__gt=F("amount"))),
+        "outstanding": _money(F("amount") - F("paid_amount"), filter=open_q & Q(amount__gt=F("paid_amount"))),
     }
     if distinct_members:
         measures.update(_member_counts())
@@ -320,7 +332,8 @@ def summary(
     a member once per category: one who retired within the period counts under both categories, and in
     their organisation's row twice; the total counts everyone once.) Bills count where they are
     collected (a flowing member paying at the host counts there). ``due`` leaves out waived bills;
-    ``outstanding`` is what open and partly paid bills still lack.
+    ``paid`` counts at most each bill's amount, so the collection rate never exceeds 100%, and anything
+    paid beyond a bill is ``overpaid``; ``outstanding`` is what open and partly paid bills still lack.
     """
     ensure_org_visible(actor, org)
     start = rules.month_start(period_start)

@@ -15,7 +15,9 @@ Who owes dues, month by month (RULES.md §2, 中组发〔2008〕3号):
 
 A bill is computed once, keeping the rule version that computed it. Later changes reach only bills
 nobody has paid anything on (``bills_recompute``): a late declaration of a pay change, an approved
-reduction.
+reduction. A bill whose amount comes to 0.00 (a base so small that its dues round to nothing) is made
+settled — status "paid" with nothing paid — rather than "waived", which means a hardship waiver: nothing
+is owed, so it never appears in arrears, reminders or the 党章 第九条 alert.
 """
 
 from __future__ import annotations
@@ -148,6 +150,15 @@ def _reduction_for(ctx: _Context, member_id: int, month: dt.date) -> Any | None:
     return found[-1] if found else None  # the latest approved one
 
 
+def _initial_status(amount: Decimal, waived: bool) -> str:
+    """A new bill's status: waived under an approved waiver; settled ("paid", with 0.00 paid) when the
+    standard itself comes to 0.00 (a tiny base rounds to nothing) — there is nothing to pay, so it is
+    never owed, reminded or counted towards the six months of 党章 第九条; open otherwise."""
+    if waived:
+        return BillStatus.WAIVED
+    return BillStatus.PAID if amount <= 0 else BillStatus.OPEN
+
+
 def _compute(ctx: _Context, member: Any, month: dt.date) -> dict[str, Any] | None:
     """The fields of ``member``'s bill for ``month`` (``member`` has id, org_id, org_path and
     dues_category), or None when a declaration is needed first."""
@@ -187,7 +198,7 @@ def _compute(ctx: _Context, member: Any, month: dt.date) -> dict[str, Any] | Non
         "rate": calc.rate,
         "standard_amount": calc.amount,
         "amount": amount,
-        "status": BillStatus.WAIVED if waived else BillStatus.OPEN,
+        "status": _initial_status(amount, waived),
         "declaration_id": declaration.pk if declaration is not None else None,
         "reduction_id": reduction.pk if reduction is not None else None,
         "rule_ref": calc.rule_ref,
@@ -323,7 +334,10 @@ def _target(member: Member) -> SimpleNamespace:
 def _recompute(member: Member, start: dt.date, end: dt.date | None) -> int:
     """Recompute the member's bills from ``start`` (to ``end``) that nobody has paid anything on."""
     qs = DuesBill.objects.select_for_update().filter(
-        member=member, month__gte=start, paid_amount=0, status__in=[BillStatus.OPEN, BillStatus.WAIVED]
+        Q(status__in=[BillStatus.OPEN, BillStatus.WAIVED]) | Q(status=BillStatus.PAID, amount=0),
+        member=member,
+        month__gte=start,
+        paid_amount=0,
     )
     if end is not None:
         qs = qs.filter(month__lte=end)
@@ -501,7 +515,9 @@ def declaration_create(
         declaration.save()
         recomputed = _recompute(member, month, None)
         r = rules.rule_for(today, member.org)
-        window = rules.add_months(rules.month_start(today), 1 - int(r["back_payment_max_months"]))
+        # The months a payment recorded today may still settle: the current one and
+        # back_payment_max_months (6) before it, as payments.payment_record accepts.
+        window = rules.add_months(rules.month_start(today), -int(r["back_payment_max_months"]))
         created = _backfill(member, max(month, window), today)
         audit_log(
             actor=actor,

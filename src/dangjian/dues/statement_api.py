@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from dangjian.core.api import ScopedViewSet
 from dangjian.core.scoping import can, path_prefix_q
-from dangjian.dues import statements
+from dangjian.dues import rules, statements
 from dangjian.dues.models import DuesStatement, DuesStatementLine
 from dangjian.orgs.models import Organization
 
@@ -92,14 +92,14 @@ class StatementDetailSerializer(StatementSerializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    org = serializers.IntegerField()
+    org = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
     file = serializers.FileField()
 
 
 class LineUpdateSerializer(serializers.Serializer):
-    row = serializers.IntegerField(min_value=1)
+    row = serializers.IntegerField(min_value=1, max_value=rules.MAX_ID)
     decision = serializers.ChoiceField(choices=DuesStatementLine.Decision.choices)
-    member = serializers.IntegerField(required=False, allow_null=True)
+    member = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=rules.MAX_ID)
     months = serializers.ListField(child=serializers.CharField(), required=False)
 
 
@@ -130,11 +130,10 @@ class DuesStatementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sco
         if params.get("status"):
             qs = qs.filter(status=params["status"])
         if params.get("org"):
-            if not str(params["org"]).isdigit():
-                raise exceptions.ValidationError({"org": [_("Give a number.")]})
-            org = (
-                Organization.objects.restrict(self.request.user, "view").filter(pk=int(params["org"])).first()
-            )
+            org_id = rules.parse_int(params["org"])
+            if org_id is None:
+                raise exceptions.ValidationError({"org": [_("Give a whole number.")]})
+            org = Organization.objects.restrict(self.request.user, "view").filter(pk=org_id).first()
             if org is None:
                 return qs.none()
             qs = qs.filter(path_prefix_q("org_path", org.path))

@@ -28,6 +28,7 @@ urlpatterns = [
     path("payments/<int:pk>/reverse/", views.payment_reverse, name="payment_reverse"),
     path("arrears/", views.arrears, name="arrears"),
     path("arrears/export/", views.arrears_export, name="arrears_export"),
+    path("arrears/<int:member_id>/propose/", views.arrears_propose, name="arrears_propose"),
     path("reductions/", views.reduction_list, name="reductions"),
     path("reductions/new/", views.reduction_new, name="reduction_new"),
     path("reductions/<int:pk>/decide/", views.reduction_decide, name="reduction_decide"),

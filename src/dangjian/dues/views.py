@@ -37,7 +37,17 @@ from dangjian.core import rulebook
 from dangjian.core.ledger import account_balance
 from dangjian.core.scoping import can, is_system_admin, orgs_with, path_prefix_q
 from dangjian.core.spreadsheets import XLSX_CONTENT_TYPE
-from dangjian.dues import documents, exports, forms, payments, reductions, remittances, selectors, services
+from dangjian.dues import (
+    documents,
+    exports,
+    forms,
+    payments,
+    reductions,
+    remittances,
+    rules,
+    selectors,
+    services,
+)
 from dangjian.dues.documents import how_computed
 from dangjian.dues.models import (
     LEDGER,
@@ -129,9 +139,10 @@ def _pick_org(request: HttpRequest) -> Organization:
     """The organisation in ``?org=`` (404 when outside the scope), else the top of the user's scope."""
     raw = (request.GET.get("org") or "").strip()
     if raw:
-        if not raw.isdigit():
+        org_id = rules.parse_int(raw)
+        if org_id is None:
             raise Http404
-        return get_object_or_404(Organization.objects.restrict(request.user, "view"), pk=int(raw))
+        return get_object_or_404(Organization.objects.restrict(request.user, "view"), pk=org_id)
     tops = top_orgs_for(request.user)
     if not tops:
         raise PermissionDenied(_("You do not have a role in any organisation yet."))
@@ -369,10 +380,10 @@ def collection_export(request: HttpRequest) -> HttpResponse:
 def bills_generate(request: HttpRequest) -> HttpResponse:
     """Generate the month's bills for the organisation now (the monthly job does it on the 1st)."""
     _require_officer(request.user)
-    raw = request.POST.get("org") or ""
-    if not raw.isdigit():
+    org_id = rules.parse_int(request.POST.get("org"))
+    if org_id is None:
         raise Http404
-    org = get_object_or_404(Organization.objects.restrict(request.user, "add"), pk=int(raw))
+    org = get_object_or_404(Organization.objects.restrict(request.user, "add"), pk=org_id)
     month = forms.parse_month(request.POST.get("month"))
     if month is None or month > _this_month():
         messages.error(request, _("Choose a month up to the current one."))
@@ -523,11 +534,9 @@ def payment_reverse(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _year_arg(value: str | None, default: int) -> int:
-    try:
-        year = int(value or default)
-    except ValueError:
-        return default
-    return year if 1949 <= year <= default + 1 else default
+    """``?year=``: a year from rules.YEAR_MIN up to next year, else ``default`` (this year)."""
+    year = rules.parse_year(value)
+    return year if year is not None and year <= default + 1 else default
 
 
 @login_required
@@ -643,7 +652,7 @@ def _arrears_rows(user: Any, org: Organization, on: dt.date) -> tuple[list[dict[
     alert = int(params.get("arrears_alert_months") or 6)
     rows = []
     for row in selectors.arrears(actor=user, org=org, on=on):
-        if row["consecutive"] >= alert and not row["reduction"]:
+        if row["unexcused"] >= alert:  # months under an approved reduction do not count (党章 第九条)
             state, label = "alert", _("Six consecutive months: for the branch to discuss")
         elif row["months_owed"] >= remind:
             state, label = "reminder", _("Reminder sent to the member")
@@ -686,8 +695,50 @@ def arrears(request: HttpRequest) -> HttpResponse:
         "total": sum((r["amount"] for r in rows), Decimal(0)),
         "export_url": reverse("dues:arrears_export") + "?" + urlencode({"org": org.pk}),
         "today": today,
+        "can_propose": can(user, "change", org),
     }
     return render(request, "dues/arrears.html", context)
+
+
+@login_required
+@require_POST
+def arrears_propose(request: HttpRequest, member_id: int) -> HttpResponse:
+    """Six consecutive months unpaid without a proper reason (党章 第九条): the officer puts the case to the
+    branch as a proposal to treat the member as having left — recorded in the transfers worklist, where
+    the branch confirms or rejects it. Nothing changes the member's status here."""
+    from dangjian.transfers.services import status_proposal_create
+
+    user = request.user
+    _require_officer(user)
+    member = get_object_or_404(Member.objects.restrict(user, "change"), pk=member_id)
+    today = _today()
+    owed = selectors.arrears(actor=user, org=member.org, on=today)
+    row = next((r for r in owed if r["member"].pk == member.pk), None)
+    back = (
+        reverse("dues:arrears")
+        + "?"
+        + urlencode({"org": request.POST.get("org", member.org_id), "level": "alert"})
+    )
+    if row is None or not row["months"]:
+        messages.error(request, _("This member owes no dues now."))
+        return redirect(back)
+    months = sorted(row["months"])
+    reason = _(
+        "Dues unpaid for %(n)s consecutive months (%(first)s to %(last)s) without a proper reason "
+        "(Party Constitution, Art. 9; 中组发〔2008〕3号)."
+    ) % {"n": row["unexcused"], "first": f"{months[0]:%Y-%m}", "last": f"{months[-1]:%Y-%m}"}
+    try:
+        status_proposal_create(actor=user, member=member, inactive_since=months[0], reason=reason, on=today)
+    except ValidationError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(
+            request,
+            _(
+                "Proposal recorded for the branch to decide (relation transfers → flowing members → proposals)."
+            ),
+        )
+    return redirect(back)
 
 
 @login_required
@@ -786,9 +837,9 @@ def reduction_new(request: HttpRequest) -> HttpResponse:
         .select_related("org")
         .order_by("org_path", "name")[:500]
     )
-    preset = request.GET.get("member")
-    if preset and preset.isdigit() and all(m.pk != int(preset) for m in members):
-        extra = Member.objects.restrict(user, "change").filter(pk=int(preset)).select_related("org").first()
+    preset = rules.parse_int(request.GET.get("member"))
+    if preset is not None and all(m.pk != preset for m in members):
+        extra = Member.objects.restrict(user, "change").filter(pk=preset).select_related("org").first()
         if extra is None:
             raise Http404
         members.insert(0, extra)
@@ -1074,12 +1125,13 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("org") if request.method == "POST" else request.GET.get("org")
     selected = branches[0]
     if raw:
-        if not raw.isdigit():
+        org_id = rules.parse_int(raw)
+        if org_id is None:
             raise Http404
-        found = next((b for b in branches if b.pk == int(raw)), None)
+        found = next((b for b in branches if b.pk == org_id), None)
         if found is None:
             # An organisation above the branches (the tree's selection): show its first branch.
-            above = get_object_or_404(Organization.objects.restrict(user, "view"), pk=int(raw))
+            above = get_object_or_404(Organization.objects.restrict(user, "view"), pk=org_id)
             found = next((b for b in branches if b.path.startswith(above.path)), None)
             if found is None:
                 raise Http404
