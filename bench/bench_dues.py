@@ -120,7 +120,8 @@ def raw_summary(cursor: Any, vendor: str, path: str, steplen: int, month: dt.dat
     cursor.execute(
         f"""
         SELECT {substr}(org_path, 1, %s) AS child, category,
-               SUM(CASE WHEN status <> 'waived' THEN amount ELSE 0 END), SUM(paid_amount),
+               SUM(CASE WHEN status <> 'waived' THEN amount ELSE 0 END),
+               SUM(CASE WHEN paid_amount < amount THEN paid_amount ELSE amount END),
                SUM(CASE WHEN status IN ('open', 'part_paid') THEN amount - paid_amount ELSE 0 END),
                COUNT(*), SUM(CASE WHEN status = 'paid' THEN 1 ELSE 0 END)
         FROM dues_duesbill WHERE org_path >= %s AND org_path < %s AND month = %s
