@@ -321,3 +321,26 @@ def test_rule_label_names_the_rule_in_chinese(ref, label):
 
     with translation.override("zh-hans"):
         assert rules.rule_label(ref) == label
+
+
+@pytest.mark.parametrize(
+    ("text", "strict", "expected"),
+    [
+        ("2026-03", True, dt.date(2026, 3, 1)),
+        ("2026-03-15", True, dt.date(2026, 3, 1)),
+        ("2026-3", True, None),
+        ("2026年3月", True, None),
+        ("2026-3", False, dt.date(2026, 3, 1)),
+        ("2026/03", False, dt.date(2026, 3, 1)),
+        ("2026年3月", False, dt.date(2026, 3, 1)),
+        ("2026-13", False, None),
+        ("2026-02-30", False, None),
+        ("²026-03", False, None),
+        ("9999-12", True, None),
+        (dt.date(2026, 3, 15), True, dt.date(2026, 3, 1)),
+    ],
+)
+def test_one_month_parser_for_forms_api_and_statements(text, strict, expected):
+    from dangjian.dues.rules import parse_month
+
+    assert parse_month(text, strict=strict) == expected

@@ -47,7 +47,6 @@ from dangjian.members.choices import DuesCategory
 from dangjian.members.models import Member
 from dangjian.orgs.models import Organization
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 _YEAR = re.compile(r"^\d{4}$")
 
 
@@ -159,17 +158,8 @@ class CalculateView(APIView):
 
 
 def parse_month(raw: Any) -> dt.date | None:
-    """``YYYY-MM`` (or a date of the month, ``YYYY-MM-DD``) → the month's first day; None if invalid."""
-    match = _MONTH.match(str(raw or "").strip())
-    if not match:
-        return None
-    try:
-        day = dt.date(int(match[1]), int(match[2]), int(match[3] or 1))
-    except ValueError:
-        return None
-    if not rules.month_in_range(day):
-        return None
-    return rules.month_start(day)
+    """``YYYY-MM`` (or a date of the month) → the month's first day; None if invalid (``rules.parse_month``)."""
+    return rules.parse_month(raw, strict=True)
 
 
 def month_key(day: dt.date | None) -> str | None:
@@ -180,7 +170,8 @@ def money(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _int_param(request: Request, name: str) -> int | None:
+def int_param(request: Request, name: str) -> int | None:
+    """A whole-number query parameter (an id, a count), or None when absent; 400 when it is not one."""
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
@@ -194,7 +185,8 @@ def _year_message() -> str:
     return _("Enter a year from %(min)s to %(max)s.") % {"min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
 
 
-def _year_param(request: Request, name: str = "year") -> int | None:
+def year_param(request: Request, name: str = "year") -> int | None:
+    """A year query parameter in the years dues accept, or None when absent; 400 otherwise."""
     value = request.query_params.get(name)
     if value in (None, ""):
         return None
@@ -322,10 +314,10 @@ class DuesBillViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
         if self.action != "list":
             return qs
         params = self.request.query_params
-        member = _int_param(self.request, "member")
+        member = int_param(self.request, "member")
         if member is not None:
             qs = qs.filter(member_id=member)
-        year = _year_param(self.request)
+        year = year_param(self.request)
         if year is not None:
             qs = qs.filter(month__gte=dt.date(year, 1, 1), month__lte=dt.date(year, 12, 1))
         if params.get("month"):
@@ -335,7 +327,7 @@ class DuesBillViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVi
                     {"month": [_("Enter a month as YYYY-MM, for example 2026-03.")]}
                 )
             qs = qs.filter(month=month)
-        org_id = _int_param(self.request, "org")
+        org_id = int_param(self.request, "org")
         if org_id is not None:
             org = Organization.objects.restrict(self.request.user, "view").filter(pk=org_id).first()
             if org is None:
@@ -422,7 +414,7 @@ class DuesDeclarationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, S
     def get_queryset(self):  # type: ignore[override]
         qs = super().get_queryset()
         if self.action == "list":
-            member = _int_param(self.request, "member")
+            member = int_param(self.request, "member")
             if member is not None:
                 qs = qs.filter(member_id=member)
         return qs.order_by("member_id", "-effective_month", "-id")
@@ -609,7 +601,7 @@ class ArrearsView(APIView):
         on = parse_date(request.query_params.get("on"), timezone.localdate())
         if on is None:
             raise exceptions.ValidationError({"on": [_("Enter a valid date (YYYY-MM-DD).")]})
-        min_months = _int_param(request, "min_months") or 1
+        min_months = int_param(request, "min_months") or 1
         rows = selectors.arrears(actor=request.user, org=org, on=on, min_months=min_months)
         return Response(
             {
@@ -648,7 +640,7 @@ class MemberDuesView(APIView):
         member = Member.objects.restrict(request.user, "view").filter(pk=pk).select_related("org").first()
         if member is None:
             raise Http404
-        year = _year_param(request) or timezone.localdate().year
+        year = year_param(request) or timezone.localdate().year
         data = selectors.member_dues(actor=request.user, member=member, year=year)
         declaration = data["declaration"]
         computed = data["computed"]

@@ -9,7 +9,6 @@ and become the first day of the month, as every dues row stores them.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -26,20 +25,11 @@ _INPUT = {"class": "form-control"}
 _DATE = {"class": "form-control", "type": "date"}
 _SELECT = {"class": "form-select"}
 _CHECK = {"class": "form-check-input"}
-_MONTH_RE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?\s*(?:[-/.]\s*\d{1,2}\s*)?$")
 
 
 def parse_month(value: Any) -> dt.date | None:
     """``2026-03`` (also ``2026-3``, ``2026/03``, ``2026年3月``, ``2026-03-01``) → 2026-03-01; else None."""
-    if isinstance(value, dt.date):
-        return value.replace(day=1)
-    match = _MONTH_RE.match(str(value or ""))
-    if not match:
-        return None
-    year, month = int(match[1]), int(match[2])
-    if not (1 <= month <= 12 and rules.year_in_range(year)):
-        return None
-    return dt.date(year, month, 1)
+    return rules.parse_month(value)
 
 
 def month_key(month: dt.date) -> str:

@@ -17,17 +17,13 @@ other months, method or amounts) answers 409 ``idempotency_key_reused``. A refus
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -35,12 +31,11 @@ from rest_framework.response import Response
 from dangjian.core.api import ScopedViewSet
 from dangjian.core.scoping import can, path_prefix_q
 from dangjian.dues import payments, reductions, remittances, rules
+from dangjian.dues.api import MonthField, int_param, year_param
 from dangjian.dues.models import DuesBill, DuesPayment, DuesPaymentMonth, DuesReduction, DuesRemittance
 from dangjian.dues.payments import IdempotencyKeyReusedError, RuleViolationError
 from dangjian.members.models import Member
 from dangjian.orgs.models import Organization
-
-_MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
 
 
 def rule_violation_response(exc: RuleViolationError) -> Response:
@@ -69,57 +64,6 @@ def _user_name(user: Any) -> str:
 class IdempotencyKeyReused(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "idempotency_key_reused"
-
-
-def _int_param(request: Any, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    number = rules.parse_int(value)
-    if number is None:
-        raise exceptions.ValidationError({name: [_("Give a whole number.")]})
-    return number
-
-
-def _year_param(request: Any, name: str = "year") -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    year = rules.parse_year(value)
-    if year is None:
-        raise exceptions.ValidationError(
-            {
-                name: [
-                    _("Enter a year from %(min)s to %(max)s.")
-                    % {"min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
-                ]
-            }
-        )
-    return year
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class MonthField(serializers.Field):
-    """A month as ``YYYY-MM`` (or any date of it, ``YYYY-MM-DD``), held as its first day."""
-
-    default_error_messages = {"invalid": gettext_lazy("Enter a month as YYYY-MM, for example 2026-03.")}
-
-    def to_internal_value(self, data: Any) -> dt.date:
-        if isinstance(data, dt.date):
-            return data.replace(day=1)
-        match = _MONTH.match(str(data).strip())
-        if not match:
-            self.fail("invalid")
-        try:
-            day = dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3) or 1))
-        except ValueError:
-            day = None
-        if day is None or not rules.month_in_range(day):
-            self.fail("invalid")
-        return day.replace(day=1)
-
-    def to_representation(self, value: dt.date) -> str:
-        return f"{value:%Y-%m}"
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -219,14 +163,14 @@ class DuesPaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scope
         qs = super().get_queryset()
         if self.action != "list":
             return qs
-        member = _int_param(self.request, "member")
+        member = int_param(self.request, "member")
         if member is not None:
             qs = qs.filter(member_id=member)
-        org = _int_param(self.request, "org")
+        org = int_param(self.request, "org")
         if org is not None:
             top = Organization.objects.filter(pk=org).first()
             qs = qs.filter(path_prefix_q("org_path", top.path)) if top else qs.none()
-        year = _year_param(self.request)
+        year = year_param(self.request)
         if year is not None:
             qs = qs.filter(paid_on__year=year)
         if self.request.query_params.get("status"):
@@ -369,7 +313,7 @@ class DuesReductionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sco
         qs = super().get_queryset()
         if self.action != "list":
             return qs
-        member = _int_param(self.request, "member")
+        member = int_param(self.request, "member")
         if member is not None:
             qs = qs.filter(member_id=member)
         if self.request.query_params.get("status"):
@@ -514,10 +458,10 @@ class DuesRemittanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
         qs = super().get_queryset()
         if self.action != "list":
             return qs
-        org = _int_param(self.request, "org")
+        org = int_param(self.request, "org")
         if org is not None:
             qs = qs.filter(Q(from_org_id=org) | Q(to_org_id=org))
-        year = _year_param(self.request)
+        year = year_param(self.request)
         if year is not None:
             qs = qs.filter(remitted_on__year=year)
         if self.request.query_params.get("status"):

@@ -52,6 +52,11 @@ _ASCII_INT = re.compile(r"^[0-9]{1,18}$")
 # The largest id or count a parameter may carry (18 digits: fits every database's bigint).
 MAX_ID = 10**18 - 1
 _ASCII_YEAR = re.compile(r"^[0-9]{4}$")
+# A month as people type it: 2026-03, 2026-3, 2026/03, 2026.03, 2026年3月, or a date of it (2026-03-15).
+_MONTH_ISO = re.compile(r"^([0-9]{4})-([0-9]{2})(?:-([0-9]{2}))?$")  # the API's form: YYYY-MM[-DD]
+_MONTH_TEXT = re.compile(
+    r"^\s*([0-9]{4})\s*[-/.年]\s*([0-9]{1,2})\s*月?\s*(?:[-/.]\s*([0-9]{1,2})\s*日?\s*)?$"
+)
 _ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
@@ -267,6 +272,26 @@ def parse_year(value: Any) -> int | None:
     if not _ASCII_YEAR.match(text) or not year_in_range(int(text)):
         return None
     return int(text)
+
+
+def parse_month(value: Any, *, strict: bool = False) -> dt.date | None:
+    """A month (see ``_MONTH_TEXT``, or a date) → its first day, in the years dues accept; else None.
+    ``strict``: only ``YYYY-MM`` or ``YYYY-MM-DD`` (the API's documented form). The one month parser of
+    dues: forms, the API, query parameters and statement files use it."""
+    if isinstance(value, dt.date):
+        day: dt.date | None = value
+    else:
+        text = str(value if value is not None else "")
+        match = (_MONTH_ISO if strict else _MONTH_TEXT).match(text.strip() if strict else text)
+        if not match:
+            return None
+        try:
+            day = dt.date(int(match[1]), int(match[2]), int(match[3] or 1))
+        except ValueError:
+            return None
+    if day is None or not year_in_range(day.year):
+        return None
+    return day.replace(day=1)
 
 
 def month_in_range(month: dt.date) -> bool:

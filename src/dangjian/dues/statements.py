@@ -519,13 +519,12 @@ def _ym(day: dt.date) -> str:
 
 def _parse_month(value: Any) -> dt.date:
     """``2024-03`` (or a date, or ``2024-03-01``) → 2024-03-01; ValueError otherwise."""
-    if isinstance(value, dt.date):
-        return value.replace(day=1)
-    text = str(value).strip()
-    match = re.match(r"^(\d{4})-(\d{1,2})(?:-\d{1,2})?$", text)
-    if not match or not 1 <= int(match[2]) <= 12:
-        raise ValueError(text)
-    return dt.date(int(match[1]), int(match[2]), 1)
+    from dangjian.dues.rules import parse_month
+
+    month = parse_month(value)
+    if month is None:
+        raise ValueError(str(value))
+    return month
 
 
 def _months_between(earlier: dt.date, later: dt.date) -> int:

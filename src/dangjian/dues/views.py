@@ -154,8 +154,7 @@ def _month_arg(value: str | None, default: dt.date) -> dt.date:
 
 
 def _add_months(month: dt.date, n: int) -> dt.date:
-    index = month.year * 12 + month.month - 1 + n
-    return dt.date(index // 12, index % 12 + 1, 1)
+    return rules.add_months(rules.month_start(month), n)
 
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
