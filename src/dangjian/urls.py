@@ -65,6 +65,8 @@ api_v1 = [
     path("dues/summary/", dues_api.SummaryView.as_view(), name="dues-summary"),
     path("dues/arrears/", dues_api.ArrearsView.as_view(), name="dues-arrears"),
     path("dues/members/<int:pk>/", dues_api.MemberDuesView.as_view(), name="dues-member"),
+    # Organization life (issue 5): meetings, attendance, check-in, votes, transcripts, compliance.
+    path("meetings/", include("dangjian.meetings.api_urls")),
     path("", include(router.urls)),
 ]
 

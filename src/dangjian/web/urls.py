@@ -33,5 +33,8 @@ extra = [
     # Party dues (dues/urls.py), and the member's dues on the phone under /m/dues/.
     path("dues/", include("dangjian.dues.urls")),
     path("m/dues/", include("dangjian.dues.mobile_urls")),
+    # Organization life (meetings/urls.py) and its phone pages under /m/meetings/.
+    path("meetings/", include("dangjian.meetings.urls")),
+    path("m/meetings/", include("dangjian.meetings.mobile_urls")),
     path("m/", include("dangjian.web.mobile_urls")),
 ]

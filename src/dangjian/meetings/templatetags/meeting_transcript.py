@@ -1,0 +1,11 @@
+"""The transcript panel of the meeting page (placeholder until its module provides it)."""
+
+from django import template
+from django.utils.safestring import mark_safe
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def transcript_panel(context, meeting):  # noqa: ANN001, ANN201
+    return mark_safe("")  # noqa: S308
