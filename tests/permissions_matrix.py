@@ -571,7 +571,359 @@ _dues_statements = {
     "rows": _dues_rows("DuesStatement"),
 }
 
+
+# Organization life (issue 5, meetings/appraisal_api.py): 谈心谈话, life meeting notes, 民主评议党员.
+# tests/meetings/test_appraisal.py and test_life.py cover the rules and the secrecy of the mutual ratings.
+def _talk_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.meetings.models import TalkRecord
+
+        org = getattr(ctx.tree, org_attr)
+        return TalkRecord.objects.create(
+            org=org, date=dt.date.today(), initiator=ctx.make_member(org), partner=ctx.make_member(org),
+            topic="谈心谈话",
+        )  # fmt: skip
+
+    return build
+
+
+def _talk_payload(ctx: Ctx) -> dict[str, Any]:
+    org = ctx.tree.branch_a
+    return {
+        "org": org.pk,
+        "initiator": ctx.make_member(org).pk,
+        "partner": ctx.make_member(org).pk,
+        "date": dt.date.today().isoformat(),
+        "topic": "思想交流",
+    }
+
+
+def _appraisal_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from dangjian.meetings.models import Appraisal
+
+        org = getattr(ctx.tree, org_attr)
+        return Appraisal.objects.create(
+            org=org, year=dt.date.today().year, member=ctx.make_member(org), self_assessment="自我评价"
+        )
+
+    return build
+
+
+def _appraisal_open_payload(ctx: Ctx) -> dict[str, Any]:
+    ctx.make_member(ctx.tree.branch_a)  # someone without an appraisal yet, so that opening makes a row
+    return {"org": ctx.tree.branch_a.pk, "year": dt.date.today().year}
+
+
+def _life_meeting_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from django.utils import timezone
+
+        from dangjian.meetings.models import Meeting
+
+        now = timezone.now()
+        return Meeting.objects.create(
+            org=getattr(ctx.tree, org_attr), kind="life_meeting", title="年度组织生活会", starts_at=now,
+            date=timezone.localdate(now),
+        )  # fmt: skip
+
+    return build
+
+
+def _meetings_rows(name: str) -> Callable[[], Any]:
+    def rows() -> Any:
+        from dangjian.meetings import models
+
+        return getattr(models, name).objects.all()
+
+    return rows
+
+
+_appraisals = {
+    "build": _appraisal_in("branch_a"),
+    "build_other": _appraisal_in("branch_b"),
+    "rows": _meetings_rows("Appraisal"),
+}
+
+
+# Meetings (issue 5, meetings/api.py): a general meeting of the org planned through the service, so that
+# its attendees come from the roster (a member is made first, so someone is expected). The payloads find
+# the sample meeting as the org's latest one. tests/meetings/test_api.py covers members and the bodies.
+def _meeting_in(org_attr: str, *, days: float = 1, leave: bool = False) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from django.utils import timezone
+
+        from dangjian.meetings import services
+
+        org = getattr(ctx.tree, org_attr)
+        ctx.make_member(org)
+        start = timezone.now() + dt.timedelta(days=days)
+        meeting = services.meeting_create(
+            actor=ctx.people["admin_user"], org=org, kind="general_meeting", title="支部党员大会",
+            starts_at=start, ends_at=start + dt.timedelta(hours=2),
+        )  # fmt: skip
+        if leave:
+            attendee = meeting.attendees.select_related("member").first()
+            services.leave_request(
+                actor=ctx.people["admin_user"], meeting=meeting, member=attendee.member, reason="出差"
+            )
+        return meeting
+
+    return build
+
+
+def _sample_attendee(ctx: Ctx, **filters: Any) -> Any:
+    from dangjian.meetings.models import Attendee
+
+    return (
+        Attendee.objects.filter(meeting__org=ctx.tree.branch_a, **filters)
+        .order_by("-meeting_id", "id")
+        .first()
+    )
+
+
+def _meeting_create_payload(ctx: Ctx) -> dict[str, Any]:
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    return {
+        "org": ctx.tree.branch_a.pk,
+        "kind": "general_meeting",
+        "title": "第二季度支部党员大会",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + dt.timedelta(hours=2)).isoformat(),
+        "place": "党员活动室",
+    }
+
+
+_meetings = {
+    "build": _meeting_in("branch_a"),
+    "build_other": _meeting_in("branch_b"),
+    "rows": _meetings_rows("Meeting"),
+}
+_meetings_started = {
+    "build": _meeting_in("branch_a", days=-0.01),
+    "build_other": _meeting_in("branch_b", days=-0.01),
+    "rows": _meetings_rows("Attendee"),
+}
+_meetings_leave = {
+    "build": _meeting_in("branch_a", leave=True),
+    "build_other": _meeting_in("branch_b", leave=True),
+    "rows": _meetings_rows("Attendee"),
+}
+
+
+# Transcripts and keywords (issue 5, meetings/transcript_api.py): a meeting held yesterday with a ready
+# transcript (so that keywords answer 200); the writer posts pasted text (201). tests/meetings/
+# test_transcripts.py covers uploads, the 409 without a ready transcript and the member's 403.
+def _transcribed_meeting_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from django.utils import timezone
+
+        from dangjian.meetings.models import Meeting, Transcript, TranscriptSegment
+
+        start = timezone.now() - dt.timedelta(days=1)
+        meeting = Meeting.objects.create(
+            org=getattr(ctx.tree, org_attr), kind="general_meeting", title="支部党员大会", starts_at=start,
+            date=timezone.localdate(start), status="held",
+        )  # fmt: skip
+        transcript = Transcript(
+            meeting=meeting, source="txt", original_name="记录.txt", size=30, status="ready", progress=100,
+            text="王建国：部署三会一课和主题党日。",
+            analysis={"tfidf": [["三会一课", 1.0]], "textrank": [], "frequent": [["三会一课", 1]],
+                      "summary": [], "version": "1"},
+        )  # fmt: skip
+        transcript.file.save(
+            "transcript.txt", ContentFile("王建国：部署三会一课和主题党日。".encode()), save=False
+        )
+        transcript.save()
+        TranscriptSegment.objects.create(
+            transcript=transcript, index=1, speaker="王建国", text="部署三会一课和主题党日。"
+        )
+        return meeting
+
+    return build
+
+
+_transcribed = {
+    "build": _transcribed_meeting_in("branch_a"),
+    "build_other": _transcribed_meeting_in("branch_b"),
+    "rows": _meetings_rows("Transcript"),
+}
+
+
+# QR check-in (issue 5, meetings/checkin_api.py): a meeting going on now, member_a expected in branch_a.
+# The code (GET) is for those who run the meeting — not the read-only auditor, not members (it is the
+# proof of being in the room); checking in (POST) is a member's, with a code of that meeting: the
+# secretary_a persona has no register entry (403). tests/meetings/test_checkin.py covers the refusals.
+def _checkin_meeting_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from django.utils import timezone
+
+        from dangjian.meetings.models import Attendee, Meeting
+
+        org = getattr(ctx.tree, org_attr)
+        start = timezone.now() - dt.timedelta(minutes=5)
+        meeting = Meeting.objects.create(
+            org=org, kind="general_meeting", title="支部党员大会", starts_at=start,
+            ends_at=start + dt.timedelta(hours=2), date=timezone.localdate(start),
+        )  # fmt: skip
+        member = ctx.people["member_a"].member if org_attr == "branch_a" else ctx.make_member(org)
+        Attendee.objects.create(meeting=meeting, member=member, expected=True, can_vote=True)
+        return meeting
+
+    return build
+
+
+def _checkin_payload(ctx: Ctx) -> dict[str, Any]:
+    from dangjian.meetings.checkin import token_for
+    from dangjian.meetings.models import Meeting
+
+    return {"token": token_for(Meeting.objects.filter(org=ctx.tree.branch_a).order_by("-id").first())}
+
+
+# Votes of a meeting (issue 5, meetings/vote_api.py): a general meeting held yesterday with two full members
+# present (their votes counted from the attendance); the writer records a decision (201). The compliance
+# table is about the caller's own subtree: any role holder gets theirs, an outsider 404 (tests/meetings/
+# test_compliance.py covers ?org= inside and outside the scope and the 400s).
+def _voting_meeting_in(org_attr: str) -> Callable[[Ctx], Any]:
+    def build(ctx: Ctx) -> Any:
+        from django.utils import timezone
+
+        from dangjian.meetings.models import Attendee, Meeting
+
+        org = getattr(ctx.tree, org_attr)
+        start = timezone.now() - dt.timedelta(days=1)
+        meeting = Meeting.objects.create(
+            org=org, kind="general_meeting", title="支部党员大会", starts_at=start,
+            date=timezone.localdate(start), status="held",
+        )  # fmt: skip
+        for _ in range(2):
+            Attendee.objects.create(
+                meeting=meeting, member=ctx.make_member(org), can_vote=True, status="present"
+            )
+        return meeting
+
+    return build
+
+
+_voting = {
+    "build": _voting_meeting_in("branch_a"),
+    "build_other": _voting_meeting_in("branch_b"),
+    "rows": _meetings_rows("Vote"),
+}
+
+
 ENDPOINTS: dict[str, Endpoint] = {
+    "api:meeting-votes": Endpoint(
+        DETAIL,
+        payload={
+            "POST": lambda ctx: {
+                "kind": "decision",
+                "title": "关于开展主题党日的决定",
+                "yes": 2,
+                "no": 0,
+                "abstain": 0,
+            }
+        },
+        expect={("writer", "POST"): 201},
+        **_voting,
+    ),  # fmt: skip
+    "api:meeting-compliance": Endpoint(AUTHENTICATED, expect={("outsider", "GET"): 404}),
+    "api:meeting-checkin": Endpoint(
+        DETAIL,
+        build=_checkin_meeting_in("branch_a"),
+        build_other=_checkin_meeting_in("branch_b"),
+        rows=lambda: _meetings_rows("Attendee")().filter(status="present"),
+        payload={"POST": _checkin_payload},
+        expect={
+            ("reader", "GET"): 403,
+            ("member_a", "GET"): 403,
+            ("writer", "POST"): 403,
+            ("member_a", "POST"): 200,
+        },
+    ),
+    # Transcripts and keywords (issue 5, meetings/transcript_api.py): creating a transcript answers 201.
+    "api:meeting-transcript": Endpoint(
+        DETAIL,
+        payload={
+            "POST": lambda ctx: {"text": "王建国：同志们，现在开会。\n李红梅：讨论发展党员和党费收缴。"}
+        },
+        expect={("writer", "POST"): 201},
+        **_transcribed,
+    ),
+    "api:meeting-keywords": Endpoint(DETAIL, **_transcribed),
+    # Meetings (issue 5, meetings/api.py): list and plan, detail and change, cancel, attendance, leave.
+    "api:meeting-list": Endpoint(LIST, payload={"POST": _meeting_create_payload}, **_meetings),
+    "api:meeting-detail": Endpoint(
+        DETAIL, payload={"PATCH": lambda ctx: {"title": "支部党员大会（调整议程）"}}, **_meetings
+    ),
+    "api:meeting-cancel": Endpoint(
+        DETAIL, payload={"POST": lambda ctx: {"reason": "与上级会议冲突"}}, **_meetings
+    ),
+    "api:meeting-attendance": Endpoint(
+        DETAIL,
+        payload={
+            "POST": lambda ctx: {"marks": [{"member": _sample_attendee(ctx).member_id, "status": "present"}]}
+        },
+        **_meetings_started,
+    ),
+    "api:meeting-leave": Endpoint(
+        DETAIL,
+        payload={"POST": lambda ctx: {"member": _sample_attendee(ctx).member_id, "reason": "出差在外"}},
+        **_meetings,
+    ),
+    "api:meeting-leave-decide": Endpoint(
+        DETAIL,
+        payload={
+            "POST": lambda ctx: {
+                "attendee": _sample_attendee(ctx, leave_status="requested").pk,
+                "approve": True,
+            }
+        },
+        **_meetings_leave,
+    ),
+    # Organization life (issue 5): 谈心谈话, 民主评议党员 and life meeting notes (meetings/appraisal_api.py).
+    "api:talk-list": Endpoint(
+        LIST,
+        build=_talk_in("branch_a"),
+        build_other=_talk_in("branch_b"),
+        rows=_meetings_rows("TalkRecord"),
+        payload={"POST": _talk_payload},
+    ),
+    # A member sees only their own appraisal (the sample is a fellow member's): not in the list, 404 on it.
+    "api:appraisal-list": Endpoint(
+        LIST, payload={"POST": _appraisal_open_payload}, expect={("member_a", "GET"): 200}, **_appraisals
+    ),
+    "api:appraisal-detail": Endpoint(
+        DETAIL,
+        payload={"PATCH": lambda ctx: {"rating": "qualified"}},
+        expect={("member_a", "GET"): 404, ("member_a", "PATCH"): 404},
+        **_appraisals,
+    ),
+    # The mutual rating is a fellow member's, through their own login: member_a rates a member of
+    # branch_a; the secretary (no register entry here) and the auditor see the appraisal but may not rate.
+    "api:appraisal-rate": Endpoint(
+        DETAIL,
+        payload={"POST": lambda ctx: {"rating": "excellent"}},
+        writer="member_a",
+        expect={("secretary_a", "POST"): 403},
+        build=_appraisal_in("branch_a"),
+        build_other=_appraisal_in("branch_b"),
+        rows=_meetings_rows("MutualRating"),
+    ),
+    "api:life-note-list": Endpoint(
+        DETAIL,
+        build=_life_meeting_in("branch_a"),
+        build_other=_life_meeting_in("branch_b"),
+        rows=_meetings_rows("LifeMeetingNote"),
+        payload={
+            "POST": lambda ctx: {
+                "member": ctx.make_member(ctx.tree.branch_a).pk,
+                "kind": "self_criticism",
+                "text": "理论学习不够深入",
+            }
+        },
+        expect={("writer", "POST"): 201, ("member_a", "GET"): 404},
+    ),
     # Public: log in, read the API description, probe health.
     "api:token": Endpoint(
         PUBLIC,

@@ -67,6 +67,15 @@ def load_all(*, password: str | None = None, today: dt.date | None = None) -> De
     if dues is not None:
         result.apps["dues"] = dues(today)
 
+    # Organization life (三会一课): a year of meetings for every branch with attendance, minutes, a
+    # transcript, last year's life meeting and appraisal, and the recruitment votes linked to their
+    # general meetings (so after the recruitment demo). It returns counts by table; the rows are summed
+    # here ("minutes" counts meetings with minutes and "votes_linked" votes updated: not new rows).
+    meetings = _app_loader("dangjian.meetings", "dangjian.meetings.demo", "load_meetings_demo")
+    if meetings is not None:
+        made = meetings(actor=actor, today=today)
+        result.apps["meetings"] = sum(n for key, n in made.items() if key not in ("minutes", "votes_linked"))
+
     # Future apps' demos go here, each guarded by its app being installed.
 
     # The day's ledger anchor, as the 00:30 job would write it (idempotent per day).

@@ -228,6 +228,18 @@ EXPORT_JOB_THRESHOLD = env_int("EXPORT_JOB_THRESHOLD", 5000)
 JOB_FILE_DAYS = env_int("JOB_FILE_DAYS", 7)
 # Scanned documents of recruitment steps (pdf, jpg, png, docx): the largest accepted upload.
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+# Meeting transcripts: text files and recordings (nginx needs client_max_body_size at least as large).
+TRANSCRIPT_TEXT_MAX_BYTES = env_int("TRANSCRIPT_TEXT_MAX_BYTES", 10 * 1024 * 1024)
+TRANSCRIPT_AUDIO_MAX_BYTES = env_int("TRANSCRIPT_AUDIO_MAX_BYTES", 200 * 1024 * 1024)
+
+# Organization life (issue 5). Each is optional: unset, the feature is hidden, not broken.
+# A Jitsi Meet server for video meetings (e.g. https://meet.example.org), with the JWT secret and app id
+# of a secured deployment; an MQTT broker for check-in devices; a local speech-to-text model directory.
+JITSI_URL = env("JITSI_URL", "") or ""
+JITSI_JWT_SECRET = env("JITSI_JWT_SECRET", "") or ""
+JITSI_APP_ID = env("JITSI_APP_ID", "") or ""
+MQTT_URL = env("MQTT_URL", "") or ""
+ASR_MODEL = env("ASR_MODEL", "") or ""
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -267,6 +279,13 @@ SPECTACULAR_SETTINGS = {
         "DuesCategoryEnum": "dangjian.members.choices.DuesCategory",
         "DuesStatementStatusEnum": "dangjian.dues.models.DuesStatement.Status",
         "MemberRegisterStatusEnum": "dangjian.members.choices.REGISTER_STATUS_CHOICES",
+        "MeetingKindEnum": "dangjian.meetings.models.MeetingKind",
+        "MeetingStatusEnum": "dangjian.meetings.models.MeetingStatus",
+        "AttendanceStatusEnum": "dangjian.meetings.models.AttendanceStatus",
+        "VoteKindEnum": "dangjian.meetings.models.VoteKind",
+        "TranscriptStatusEnum": "dangjian.meetings.models.Transcript.Status",
+        "TranscriptSourceEnum": "dangjian.meetings.models.Transcript.Source",
+        "LifeMeetingNoteKindEnum": "dangjian.meetings.models.LifeMeetingNote.Kind",
     },
 }
 

@@ -154,8 +154,9 @@ def test_loading_the_demo_twice_changes_nothing():
     assert len(demo_users) == 6 and all(u.check_password("Another@2026x") for u in demo_users)
 
 
-def test_the_whole_demo_is_idempotent_and_fills_the_worklists():
+def test_the_whole_demo_is_idempotent_and_fills_the_worklists(settings, tmp_path):
     """``dangjian demo`` (dangjian.demo_all): the city, the recruitment cases, then one alert refresh."""
+    settings.MEDIA_ROOT = str(tmp_path)  # the meetings demo uploads a transcript file
     from dangjian.core.models import Alert, AuditEntry
     from dangjian.demo_all import load_all
     from dangjian.meetings.models import Vote

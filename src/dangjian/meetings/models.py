@@ -172,8 +172,9 @@ class Meeting(models.Model):
 
     @classmethod
     def scope_self_q(cls, user: object, assignment: object) -> Q:
-        """A member sees the meetings they are expected at (core.scoping SELF)."""
-        return Q(pk__in=Attendee.objects.filter(member__user=user).values("meeting_id"))
+        """A member sees the meetings they are expected at (core.scoping SELF); one the secretary
+        removed from the list (``expected=False``) is no longer theirs."""
+        return Q(pk__in=Attendee.objects.filter(member__user=user, expected=True).values("meeting_id"))
 
 
 class MeetingAttachment(models.Model):

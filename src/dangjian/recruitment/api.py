@@ -103,6 +103,7 @@ class CaseStepSerializer(serializers.ModelSerializer):
         return {
             "id": v.pk,
             "kind": v.kind,
+            "meeting": v.meeting_id,
             "expected_voting": v.expected_voting,
             "present_voting": v.present_voting,
             "full_members_expected": v.full_members_expected,

@@ -20,6 +20,7 @@ from dangjian.core import workdays
 from dangjian.members.choices import MemberStatus
 from dangjian.members.idnumbers import make_id_number
 from dangjian.members.models import Member
+from dangjian.members.selectors import voting_members
 from dangjian.orgs.models import BRANCH_TYPES, Organization, OrgStatus
 from dangjian.recruitment import rules, services
 from dangjian.recruitment.models import RecruitmentCase
@@ -61,14 +62,22 @@ def _plan(
     """The request bodies of steps 1..target (through 25), dated from ``start``."""
     bodies: list[dict[str, Any]] = []
     dates: dict[int, dt.date] = {}
-    vote = {
-        "expected_voting": 9,
-        "present_voting": 8,
-        "full_members_expected": 9,
-        "yes": 7,
-        "no": 1,
-        "abstain": 0,
-    }
+
+    def vote(day: dt.date) -> dict[str, int]:
+        # The branch's register on the day (细则 第二十一条: the full members who should attend), most of
+        # them present; the meetings demo then gives each vote the general meeting with this attendance.
+        n = voting_members(branch, day).count()
+        present = n - max(1, n // 8)
+        no = 1 if present - 1 > n / 2 else 0
+        return {
+            "expected_voting": n,
+            "present_voting": present,
+            "full_members_expected": n,
+            "yes": present - no,
+            "no": no,
+            "abstain": 0,
+        }
+
     for step, offset in OFFSETS:
         if step > target:
             break
@@ -95,13 +104,13 @@ def _plan(
         elif step == 11:
             body["training_days"] = 3
         elif step == 15:
-            body.update(vote)
+            body.update(vote(day))
         elif step == 17:
             body["approver"] = approver.pk
         bodies.append(body)
     if target >= 23:
         meeting = rules.add_months(dates[15], 12) + dt.timedelta(days=2)
-        bodies.append({"step": 23, "date": meeting.isoformat(), "motion": "full", **vote})
+        bodies.append({"step": 23, "date": meeting.isoformat(), "motion": "full", **vote(meeting)})
         if target >= 24:
             bodies.append(
                 {"step": 24, "date": (meeting + dt.timedelta(days=14)).isoformat(), "approver": approver.pk}

@@ -21,6 +21,7 @@ from dangjian.core import rulebook
 from dangjian.core.audit import audit_log
 from dangjian.core.scoping import can, ensure_in_scope
 from dangjian.meetings import services as meeting_services
+from dangjian.meetings import votes as meeting_votes
 from dangjian.meetings.models import VoteKind
 from dangjian.members import selectors as member_selectors
 from dangjian.members import services as member_services
@@ -170,6 +171,17 @@ def _parse_fields(
     errors: dict[str, list[str]] = {}
     for_rules: dict[str, Any] = {}
     stored: dict[str, Any] = {}
+    meeting = None
+    if "meeting" in spec.fields and raw.get("meeting") not in (None, "", []):
+        # The general meeting named: its attendance record gives the counts (any counts sent are ignored).
+        meeting = meeting_votes.case_meeting(actor, case.org, raw["meeting"], on)
+        basis = meeting_votes.meeting_vote_basis(meeting)
+        raw = {
+            **raw,
+            "expected_voting": basis.expected_voting,
+            "present_voting": basis.present_voting,
+            "full_members_expected": basis.full_members_expected,
+        }
     unknown = set(raw) - set(spec.fields) - set(steps.COMMON_FIELDS)
     for name in sorted(unknown):
         errors[name] = [_("Unknown field for this step.")]
@@ -205,6 +217,9 @@ def _parse_fields(
                     continue
                 for_rules[name] = [_member_info(found[i], on) for i in ids]
                 stored[name] = [{"id": i, "name": found[i].name} for i in ids]
+            elif f.kind == steps.MEETING:
+                for_rules[name] = meeting
+                stored[name] = {"id": meeting.pk, "name": meeting.title, "date": meeting.date.isoformat()}
             elif f.kind == steps.ORG:
                 org = Organization.objects.filter(pk=int(value)).first()
                 if org is None or not _allowed_org(case, org):
@@ -331,10 +346,15 @@ def _record_vote(
             "cancel": VoteKind.CANCELLATION,
         }[fields["motion"]]
     counts = rules.vote_counts(fields)
+    # With the general meeting named, the counts came from its attendance record (_parse_fields) and the
+    # vote is linked to it; the recruitment rule (细则) in force on the step's date judges it either way.
+    meeting = fields.get("meeting")
     return meeting_services.vote_record(
         actor=actor,
         org=case.org,
         subject=case,
+        meeting=meeting,
+        title=case.name,
         kind=kind,
         date=record.date,
         expected_voting=counts.expected_voting,

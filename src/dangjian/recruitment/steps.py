@@ -13,7 +13,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 # Field kinds a step may take (parsed and checked by services._parse_fields).
-STR, INT, NUMBER, BOOL, DATE, MEMBERS, ORG, CHOICE = (
+STR, INT, NUMBER, BOOL, DATE, MEMBERS, ORG, CHOICE, MEETING = (
     "str",
     "int",
     "number",
@@ -22,6 +22,7 @@ STR, INT, NUMBER, BOOL, DATE, MEMBERS, ORG, CHOICE = (
     "members",
     "org",
     "choice",
+    "meeting",
 )
 
 
@@ -81,7 +82,12 @@ OUTCOME_LABELS = {
     "approved": _("Approved"),
 }
 
+# Steps 15 and 23: the branch general meeting may be named (a held general meeting of the case's branch
+# on the step's date). Then the three counts come from its attendance record (meetings.votes) and the
+# secretary enters only the tallies; without it the counts are entered by hand as before.
+MEETING_COUNT_FIELDS = ("expected_voting", "present_voting", "full_members_expected")
 _VOTE_FIELDS = {
+    "meeting": FieldSpec(MEETING, _("branch general meeting")),
     "expected_voting": FieldSpec(INT, _("voting members expected"), required=True),
     "present_voting": FieldSpec(INT, _("voting members present"), required=True),
     "full_members_expected": FieldSpec(INT, _("full members expected"), required=True),

@@ -73,6 +73,8 @@ NAVIGATION: tuple[NavGroup, ...] = (
         "bi-lightning-charge",
         (
             NavEntry(_("Organisation life"), "meetings:list", "bi-calendar3"),
+            NavEntry(_("Meeting calendar"), "meetings:calendar", "bi-calendar-week"),
+            NavEntry(_("Check-in devices"), "meetings:devices", "bi-cpu", action=Action.ADD),
             NavEntry(_("Points"), "points:list", "bi-award"),
         ),
     ),

@@ -81,6 +81,7 @@ class Command(BaseCommand):
             "recruitment": _("recruitment cases"),
             "transfers": _("relation transfers"),
             "dues": _("dues records (declarations, bills, payments)"),
+            "meetings": _("organization-life records (meetings, attendance, minutes, appraisals)"),
         }
         for app, made in everything.apps.items():
             if made:
