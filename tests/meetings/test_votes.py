@@ -492,3 +492,32 @@ def test_votes_list_does_not_query_per_vote(tree, secretary_a, api):
     for name in ("乙", "丙", "丁"):
         record(name)
     assert queries() == one
+
+
+def test_votes_follow_the_register_on_the_meeting_day(tree, secretary_a):
+    """党章 第七条: a member who became a full member between planning and the meeting votes at it; the
+    vote basis is re-judged from the register when the meeting is held and before a vote is counted."""
+    fulls = [make_member(tree.branch_a) for _ in range(4)]
+    newly = make_member(
+        tree.branch_a, status=MemberStatus.PROBATIONARY, join_date=dt.date(2024, 5, 1), full_date=None
+    )
+    meeting = services.meeting_create(
+        actor=secretary_a, org=tree.branch_a, kind="general_meeting", title="支部党员大会",
+        starts_at=_at(DAY), ends_at=_at(DAY, 11),
+    )  # fmt: skip
+    assert not Attendee.objects.get(meeting=meeting, member=newly).can_vote
+    # 转正 recorded after the meeting was planned, effective before its day.
+    newly.status, newly.full_date = MemberStatus.FULL, DAY - dt.timedelta(days=5)
+    newly.save(update_fields=["status", "full_date"])
+    marks = {m.pk: "present" for m in [*fulls, newly]}
+    services.attendance_mark(actor=secretary_a, meeting=meeting, marks=marks, now=_at(DAY, 10))
+    meeting = services.meeting_mark_held(actor=secretary_a, meeting=meeting, now=_at(DAY, 10))
+    assert Attendee.objects.get(meeting=meeting, member=newly).can_vote
+    basis = votes.meeting_vote_basis(meeting)
+    assert (basis.expected_voting, basis.present_voting) == (5, 5)
+    # A rights change after the meeting was held is still caught before the vote is counted.
+    Attendee.objects.filter(meeting=meeting, member=newly).update(can_vote=False)
+    vote = votes.meeting_vote_record(
+        actor=secretary_a, meeting=meeting, kind="decision", title="议题", yes=5, no=0, abstain=0
+    )
+    assert (vote.expected_voting, vote.present_voting) == (5, 5)

@@ -514,6 +514,9 @@ def meeting_mark_held(*, actor: Any, meeting: Meeting, now: dt.datetime | None =
     with transaction.atomic():
         meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
         _refuse_cancelled(meeting)
+        from dangjian.meetings.votes import voting_rights_refresh  # votes builds on this module
+
+        voting_rights_refresh(meeting)  # who has a vote follows the register on the meeting's date
         if meeting.status != MeetingStatus.HELD:
             meeting.status = MeetingStatus.HELD
             meeting.save(update_fields=["status", "updated_at"])

@@ -125,6 +125,34 @@ def voting_counts_many(meeting_ids: list[int]) -> dict[int, tuple[int, int]]:
     return {pk: found.get(pk, (0, 0)) for pk in meeting_ids}
 
 
+def voting_rights_refresh(meeting: Meeting) -> int:
+    """Re-judge who has a vote at ``meeting`` from the register on its date; the rows changed.
+
+    ``Attendee.can_vote`` is set when the meeting is planned; a member who became a full member before
+    the meeting (党章 第七条) gains the vote, one placed under 留党察看 loses it (党章 第三十九条). Guests
+    (hosted flowing members) and members added by the secretary never vote; a committee meeting's
+    members keep their committee vote. Called when the meeting is recorded as held and before a vote is
+    counted, so the vote basis always follows the register.
+    """
+    from dangjian.meetings import roster
+    from dangjian.meetings.models import MeetingKind
+
+    if meeting.kind == MeetingKind.COMMITTEE_MEETING:
+        return 0
+    try:
+        entries = roster.expected_attendees(meeting.org, meeting.kind, meeting.date)
+    except ValidationError:  # the organisation can no longer hold this kind: leave the record as it is
+        return 0
+    voting = {e.member.pk for e in entries if e.can_vote and e.role == Attendee.Role.ROSTER}
+    changed = 0
+    for row in Attendee.objects.filter(meeting=meeting).only("id", "member_id", "role", "can_vote"):
+        should = row.role == Attendee.Role.ROSTER and row.member_id in voting
+        if should != row.can_vote:
+            Attendee.objects.filter(pk=row.pk).update(can_vote=should)
+            changed += 1
+    return changed
+
+
 def meeting_rule(meeting: Meeting) -> rulebook.RuleVersion:
     """The ``meetings`` rule in force on the meeting's date for its organisation."""
     first = rulebook.versions(RULE_KEY)[0].effective_from
@@ -234,6 +262,7 @@ def meeting_vote_record(
         "written_opinions_yes": _int(written_opinions_yes, "written_opinions_yes"),
         "written_opinions_no": _int(written_opinions_no, "written_opinions_no"),
     }
+    voting_rights_refresh(meeting)
     basis = meeting_vote_basis(meeting)
     if basis.committee and (tallies["written_opinions_yes"] or tallies["written_opinions_no"]):
         raise ValidationError(

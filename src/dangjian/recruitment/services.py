@@ -175,6 +175,7 @@ def _parse_fields(
     if "meeting" in spec.fields and raw.get("meeting") not in (None, "", []):
         # The general meeting named: its attendance record gives the counts (any counts sent are ignored).
         meeting = meeting_votes.case_meeting(actor, case.org, raw["meeting"], on)
+        meeting_votes.voting_rights_refresh(meeting)
         basis = meeting_votes.meeting_vote_basis(meeting)
         raw = {
             **raw,
